@@ -1,0 +1,1 @@
+"""TFX module code (Trainer run_fn, model, signatures, evaluation config) and custom components."""

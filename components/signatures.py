@@ -1,0 +1,82 @@
+"""Serving signatures of the exported model; preprocessing runs inside each of them.
+
+- serving_default:    raw `title`, `author`, `text` strings [batch] -> probability, label
+- predict_examples:   serialized tf.Example [batch] -> probability, label (used by TFMA)
+- transform_features: serialized tf.Example [batch] -> transformed features (TFMA slicing)
+
+`label` is 1 (unreliable) where probability >= the decision threshold stored in the model.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from preprocessing import features
+
+PROBABILITY = "probability"
+PREDICTED_LABEL = "label"
+
+
+class ServingModule(tf.Module):
+    """Holds the model, the Transform graph and the threshold, so the SavedModel tracks them."""
+
+    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        self.threshold = tf.Variable(threshold, dtype=tf.float32, trainable=False, name="threshold")
+        raw_spec = tf_transform_output.raw_feature_spec()
+        raw_spec.pop(features.LABEL_KEY, None)
+        self._raw_spec = raw_spec
+
+    def _predict(self, transformed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        probability = tf.reshape(self.model(transformed[features.TOKEN_IDS_KEY], training=False), [-1])
+        return {
+            PROBABILITY: probability,
+            PREDICTED_LABEL: tf.cast(probability >= self.threshold, tf.int64),
+        }
+
+    def _raw_from_strings(self, strings: dict[str, tf.Tensor]) -> dict[str, tf.Tensor | tf.SparseTensor]:
+        """Shapes [batch] strings the way the Transform graph was traced (sparse if optional)."""
+        raw = {}
+        for key, spec in self._raw_spec.items():
+            if key not in strings:
+                continue
+            if isinstance(spec, tf.io.VarLenFeature):
+                raw[key] = tf.sparse.from_dense(tf.expand_dims(strings[key], 1))  # '' = missing.
+            else:
+                raw[key] = tf.expand_dims(strings[key], 1) if len(spec.shape) else strings[key]
+        return raw
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None], tf.string, name=key) for key in features.TEXT_KEYS
+    ])
+    def serve_raw_text(self, title: tf.Tensor, author: tf.Tensor, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = self._raw_from_strings(dict(zip(features.TEXT_KEYS, (title, author, text))))
+        return self._predict(self.tft_layer(raw))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = tf.io.parse_example(examples, self._raw_spec)
+        return self._predict(self.tft_layer(raw))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = tf.io.parse_example(examples, self._raw_spec)
+        return self.tft_layer(raw)
+
+    def signatures(self) -> dict[str, Callable]:
+        return {
+            "serving_default": self.serve_raw_text,
+            "predict_examples": self.serve_examples,
+            "transform_features": self.transform_features,
+        }
+
+
+def export(model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float, path: str) -> None:
+    module = ServingModule(model, tf_transform_output, threshold)
+    tf.saved_model.save(module, path, signatures=module.signatures())

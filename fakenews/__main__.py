@@ -1,0 +1,5 @@
+import sys
+
+from fakenews.cli import main
+
+sys.exit(main())

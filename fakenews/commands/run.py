@@ -1,0 +1,87 @@
+"""`fakenews run`: check the input, run the whole TFX DAG locally, print the run summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def _split(value: str) -> tuple[int, int]:
+    try:
+        train, eval_ = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TRAIN:EVAL hash buckets like 2:1, got {value!r}") from None
+    if train < 1 or eval_ < 1:
+        raise argparse.ArgumentTypeError("both sides of the split must be >= 1")
+    return train, eval_
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pipeline.config import DEFAULT_BEAM_ARGS, Hyperparameters, PipelineConfig
+
+    defaults = Hyperparameters()
+    parser.add_argument("--data", required=True, help="CSV file or folder of CSV files (id,title,author,text,label)")
+    parser.add_argument("--output", default="runs/local", help="run folder (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help="maximum epochs; early stopping may end sooner (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="(default: %(default)s)")
+    parser.add_argument("--min-auc", type=float, default=PipelineConfig.min_auc,
+                        help="blessing: lowest AUC on the eval split (default: %(default)s)")
+    parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
+                        help="train:eval hash buckets (default: 2:1, like test_size=0.33)")
+    parser.add_argument("--truncating", choices=("pre", "post"), default="pre",
+                        help="which end of a long article to cut (default: %(default)s, as Keras)")
+    parser.add_argument("--drop-invalid", action="store_true",
+                        help="skip and count rows whose label is not 0/1 instead of failing")
+    parser.add_argument("--no-cache", action="store_true", help="re-run every component")
+    parser.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                        help=f"Beam pipeline argument, repeatable (default: {' '.join(DEFAULT_BEAM_ARGS)})")
+    for column in ("id", "title", "author", "text", "label"):
+        parser.add_argument(f"--{column}-column", default=column, metavar="NAME",
+                            help=f"input column holding {column} (default: %(default)s)"
+                            + ("; '' if the data has none" if column in ("title", "author") else ""))
+
+
+def config_from(args: argparse.Namespace):
+    from pipeline.config import Columns, DEFAULT_BEAM_ARGS, Hyperparameters, PipelineConfig
+
+    return PipelineConfig(
+        data=os.path.abspath(args.data),
+        output=os.path.abspath(args.output),
+        columns=Columns(
+            id=args.id_column, title=args.title_column or None, author=args.author_column or None,
+            text=args.text_column, label=args.label_column,
+        ),
+        train_buckets=args.split[0],
+        eval_buckets=args.split[1],
+        truncating=args.truncating,
+        drop_invalid=args.drop_invalid,
+        hyperparameters=Hyperparameters(epochs=args.epochs, batch_size=args.batch_size),
+        min_auc=args.min_auc,
+        beam_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
+        enable_cache=not args.no_cache,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline import local_runner, summary
+    from pipeline.input_check import InputError
+
+    config = config_from(args)
+    started = time.monotonic()
+    print(f"Running pipeline '{config.pipeline_name}' → {config.output}  (log: {local_runner.LOG_FILE} there)")
+    try:
+        report, durations = local_runner.run(config)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # A component failed: one line here, the trace in run.log.
+        log = os.path.join(config.output, local_runner.LOG_FILE)
+        print(f"error: pipeline failed: {type(error).__name__}: {error}".splitlines()[0]
+              + f"\n       full log: {log}", file=sys.stderr)
+        return 1
+    print(summary.render(summary.collect(config, report, durations)))
+    print(f"Total wall time: {time.monotonic() - started:.0f} s")
+    return 0

@@ -1,0 +1,98 @@
+"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Kubeflow runners.
+
+CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
+             \-> Transform -> Trainer -> Evaluator (vs. the latest blessed model) -> Pusher
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import v1 as tfx
+
+from components.evaluation import eval_config
+from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
+from preprocessing import features
+
+# Component ids, as they appear in ML Metadata, in the KFP DAG and in the run summary.
+EXAMPLE_GEN = "CsvExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "SchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+TRANSFORM = "Transform"
+TRAINER = "Trainer"
+BASELINE_RESOLVER = "latest_blessed_model_resolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    data_root: str,
+    metadata_connection_config: Any | None = None,
+) -> tfx.dsl.Pipeline:
+    """data_root: folder of staged CSV (pipeline.input_check) that CsvExampleGen ingests."""
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root,
+        output_config=tfx.proto.Output(
+            split_config=tfx.proto.SplitConfig(
+                splits=[
+                    tfx.proto.SplitConfig.Split(name="train", hash_buckets=config.train_buckets),
+                    tfx.proto.SplitConfig.Split(name="eval", hash_buckets=config.eval_buckets),
+                ],
+                # By id, so a row stays in its split when the file grows or is reordered.
+                partition_feature_name=features.ID_KEY,
+            )
+        ),
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={"truncating": config.truncating},
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config={"hyperparameters": config.hyperparameters.as_custom_config()},
+    )
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id(BASELINE_RESOLVER)
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=eval_config(config.min_auc),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_base)
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[
+            example_gen, statistics_gen, schema_gen, example_validator, transform,
+            trainer, baseline_resolver, evaluator, pusher,
+        ],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )

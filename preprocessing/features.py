@@ -1,0 +1,17 @@
+"""Feature names and the constants of the encoding: one source of truth for graph and model."""
+
+from __future__ import annotations
+
+# Raw columns of the Kaggle Fake News schema, as staged for CsvExampleGen (see pipeline/input_check.py).
+ID_KEY = "id"
+TEXT_KEYS = ("title", "author", "text")  # Joined in this order, with spaces, as the notebook does.
+LABEL_KEY = "label"  # 1 = unreliable (fake), 0 = reliable.
+
+# Outputs of preprocessing_fn.
+TOKEN_IDS_KEY = "token_ids"  # int64 [batch, MAX_LENGTH], pre-padded with PAD_ID.
+AUTHOR_PRESENT_KEY = "author_present"  # int64 0/1: the Evaluator's slice.
+
+VOCAB_SIZE = 10_000  # Embedding rows: ids 1..VOCAB_SIZE-1 for tokens, 0 for padding.
+PAD_ID = 0
+MAX_LENGTH = 500  # Tokens per document after padding/truncation, as in the notebook.
+TRUNCATE_SIDES = ("pre", "post")  # Keras pad_sequences' `truncating`; the notebook uses its default, "pre".

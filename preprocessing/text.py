@@ -1,0 +1,72 @@
+"""The notebook's cleaning, encoding and padding as TensorFlow ops, batched.
+
+Notebook (per row, in Python):   re.sub('[^a-zA-Z]', ' ', s).lower().split()
+                                 -> drop stopwords -> PorterStemmer().stem -> one_hot(…, 10000)
+                                 -> pad_sequences(maxlen=500, padding='pre')
+Here (per batch, in the graph):  tokenize -> porter.stem -> hash_tokens -> pad_front
+
+Stemming lives in `porter.py`; `transform.py` composes the steps. Every function takes and
+returns tensors, so the same code runs in tf.Transform (training) and in the exported
+serving signature (TF Serving) with no Python at request time.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tensorflow as tf
+
+from preprocessing import features
+from preprocessing.stopwords import english_stopwords
+
+# One anchored alternation instead of a lookup table: RE2 compiles it to a DFA, and it needs
+# no table initialisation in the Transform graph. Stopwords with apostrophes ("you've") can
+# never match a letters-only token; they are kept so the list stays NLTK's, unedited.
+_STOPWORD_PATTERN = "|".join(re.escape(word) for word in english_stopwords())
+
+
+def join_fields(*fields: tf.Tensor) -> tf.Tensor:
+    """`title + ' ' + author + ' ' + text` per row; each field a [batch] string tensor."""
+    return tf.strings.reduce_join(tf.stack(fields, axis=1), axis=1, separator=" ")
+
+
+def tokenize(documents: tf.Tensor) -> tf.RaggedTensor:
+    """Letters only, lowercase, whitespace split, NLTK English stopwords dropped.
+
+    documents: [batch] string. Returns [batch, (tokens)] string.
+    """
+    letters = tf.strings.regex_replace(documents, "[^a-zA-Z]", " ")
+    tokens = tf.strings.split(tf.strings.lower(letters))
+    is_stopword = tf.strings.regex_full_match(tokens.flat_values, _STOPWORD_PATTERN)
+    return tf.ragged.boolean_mask(tokens, tokens.with_flat_values(tf.logical_not(is_stopword)))
+
+
+def hash_tokens(tokens: tf.RaggedTensor, vocab_size: int = features.VOCAB_SIZE) -> tf.RaggedTensor:
+    """Deterministic ids in 1..vocab_size-1 (FarmHash); id 0 stays free for padding.
+
+    Like Keras' `one_hot` (a hash modulo the vocabulary) but stable across processes and
+    platforms, which Python's salted `hash` is not.
+    """
+    ids = tf.strings.to_hash_bucket_fast(tokens.flat_values, vocab_size - 1) + 1
+    return tokens.with_flat_values(ids)
+
+
+def pad_front(
+    ids: tf.RaggedTensor,
+    max_length: int = features.MAX_LENGTH,
+    truncating: str = "pre",
+) -> tf.Tensor:
+    """Dense [batch, max_length] int64 with PAD_ID in front, like Keras' `pad_sequences`.
+
+    truncating="pre" keeps the last max_length tokens of a longer document (Keras' default,
+    which the notebook uses); "post" keeps the first ones.
+    """
+    if truncating not in features.TRUNCATE_SIDES:
+        raise ValueError(f"truncating must be one of {features.TRUNCATE_SIDES}, got {truncating!r}")
+    kept = ids[:, -max_length:] if truncating == "pre" else ids[:, :max_length]
+    lengths = kept.row_lengths()
+    # Pad at the end, then reverse each row's tokens and the whole row: tokens end up at the
+    # back in their original order, with the padding in front.
+    back_padded = kept.to_tensor(default_value=features.PAD_ID, shape=[None, max_length])
+    reversed_tokens = tf.reverse_sequence(back_padded, lengths, seq_axis=1, batch_axis=0)
+    return tf.reverse(reversed_tokens, axis=[1])

@@ -1,0 +1,73 @@
+"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids, in the graph.
+
+The Transform component references this function by import path
+(`preprocessing.transform.preprocessing_fn`); the Trainer embeds the resulting graph in the
+exported model, so TF Serving applies exactly this code to raw request strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from preprocessing import features, text
+
+Tensor = tf.Tensor | tf.SparseTensor
+
+
+def _dense_string(feature: Tensor | None, batch_size: tf.Tensor) -> tf.Tensor:
+    """A [batch] string tensor; a missing value, or a missing column, becomes ''.
+
+    SchemaGen infers title/author/text optional (real files have gaps), so they arrive as
+    SparseTensors [batch, 1]; at serving they arrive dense.
+    """
+    if feature is None:
+        return tf.fill([batch_size], "")
+    if isinstance(feature, tf.SparseTensor):
+        feature = tft.sparse_tensor_to_dense_with_shape(feature, [None, 1], default_value="")
+    return tf.reshape(feature, [-1])
+
+
+def _dense_label(label: Tensor) -> tf.Tensor:
+    if isinstance(label, tf.SparseTensor):
+        label = tft.sparse_tensor_to_dense_with_shape(label, [None, 1], default_value=0)
+    return tf.reshape(tf.cast(label, tf.int64), [-1])
+
+
+def stem_tokens(tokens: tf.Tensor) -> tf.Tensor:
+    """Identity for now: the in-graph Porter stemmer (preprocessing/porter.py) goes here."""
+    return tokens
+
+
+def token_ids(fields: Mapping[str, tf.Tensor], truncating: str = "pre") -> tf.Tensor:
+    """[batch, MAX_LENGTH] int64: join, clean, stem, hash and pre-pad one batch of documents."""
+    tokens = text.tokenize(text.join_fields(*(fields[key] for key in features.TEXT_KEYS)))
+    stems = tokens.with_flat_values(stem_tokens(tokens.flat_values))
+    return text.pad_front(text.hash_tokens(stems), features.MAX_LENGTH, truncating)
+
+
+def preprocessing_fn(
+    inputs: Mapping[str, Tensor], custom_config: Mapping[str, Any] | None = None
+) -> dict[str, tf.Tensor]:
+    """TFX Transform entry point. custom_config may set {"truncating": "pre" | "post"}."""
+    truncating = (custom_config or {}).get("truncating", "pre")
+    present = [inputs[key] for key in features.TEXT_KEYS if key in inputs]
+    if not present:
+        raise ValueError(f"None of the text columns {features.TEXT_KEYS} is in the data")
+    reference = present[0]
+    batch_size = (
+        reference.dense_shape[0] if isinstance(reference, tf.SparseTensor) else tf.shape(reference)[0]
+    )
+    fields = {key: _dense_string(inputs.get(key), batch_size) for key in features.TEXT_KEYS}
+
+    outputs = {
+        features.TOKEN_IDS_KEY: token_ids(fields, truncating),
+        features.AUTHOR_PRESENT_KEY: tf.cast(
+            tf.strings.length(tf.strings.strip(fields["author"])) > 0, tf.int64
+        ),
+    }
+    if features.LABEL_KEY in inputs:  # Absent at serving time.
+        outputs[features.LABEL_KEY] = _dense_label(inputs[features.LABEL_KEY])
+    return outputs

@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Callable, Iterator, TextIO
 
+import absl.logging
+
 from tfx import v1 as tfx
 
 from pipeline.config import PipelineConfig
@@ -45,18 +47,27 @@ def _logging_to(log_path: str, progress: ComponentProgress) -> Iterator[None]:
     file_handler = logging.FileHandler(log_path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     absl_logger = logging.getLogger("absl")
-    saved = (root.level, list(root.handlers), absl_logger.level)
+    tf_logger = logging.getLogger("tensorflow")  # TensorFlow gives its logger its own console handler.
+    saved = (root.level, list(root.handlers), absl_logger.level, absl.logging.get_verbosity(),
+             list(tf_logger.handlers))
     root.handlers = [file_handler]
+    tf_logger.handlers = []
     root.setLevel(logging.INFO)
-    absl_logger.setLevel(logging.INFO)
+    # Through absl's own flag, not only the logger's level: a component that parses absl
+    # flags mid-run (Transform does) would otherwise reset the level and hide INFO lines.
+    absl.logging.set_verbosity(absl.logging.INFO)
     absl_logger.addHandler(progress)
+    logging.captureWarnings(True)  # Library warnings go to the log file, not the console.
     try:
         yield
     finally:
+        logging.captureWarnings(False)
         absl_logger.removeHandler(progress)
         root.setLevel(saved[0])
         root.handlers = saved[1]
         absl_logger.setLevel(saved[2])
+        absl.logging.set_verbosity(saved[3])
+        tf_logger.handlers = saved[4]
         file_handler.close()
 
 

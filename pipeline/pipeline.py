@@ -1,4 +1,4 @@
-"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Kubeflow runners.
+r"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Kubeflow runners.
 
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
              \-> Transform -> Trainer -> Evaluator (vs. the latest blessed model) -> Pusher
@@ -11,6 +11,7 @@ from typing import Any
 from tfx import v1 as tfx
 
 from components.evaluation import eval_config
+from components.pusher import AtomicPusher
 from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
 from preprocessing import features
 
@@ -78,13 +79,13 @@ def create_pipeline(
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=eval_config(config.min_auc),
     )
-    pusher = tfx.components.Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_base)
         ),
-    )
+    ).with_id(PUSHER)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

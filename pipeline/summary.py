@@ -103,13 +103,13 @@ def _metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
         for by_sub_key in by_output.values():
             for name, value in by_sub_key.get("", {}).items():
                 if "doubleValue" in value:
-                    values[name] = value["doubleValue"]
+                    values[name] = float(value["doubleValue"])  # TFMA writes NaN as the string "NaN".
                 elif "confusionMatrixAtThresholds" in value:
                     matrix = value["confusionMatrixAtThresholds"]["matrices"][0]
                     for cell in ("truePositives", "falsePositives", "trueNegatives", "falseNegatives"):
                         values[cell] = matrix.get(cell, 0.0)
         table[slice_name(slice_key)] = values
-    return table
+    return dict(sorted(table.items(), key=lambda item: item[0] != "overall"))
 
 
 def _blessing_reasons(evaluation_uri: str, blessed: bool, has_baseline: bool) -> list[str]:

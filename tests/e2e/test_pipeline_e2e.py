@@ -1,0 +1,106 @@
+"""The whole DAG on 1,000 real articles: artifacts, metrics, push and no-push, caching,
+and the pushed model agreeing with the Trainer's model on the Transform output."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from pipeline import pipeline as dag
+from pipeline.summary import latest_run_outputs
+from preprocessing import features
+from tests.conftest import IMPOSSIBLE_MIN_AUC, MEETABLE_MIN_AUC, run_pipeline
+
+pytestmark = pytest.mark.e2e
+
+ALL_COMPONENTS = {dag.EXAMPLE_GEN, dag.STATISTICS_GEN, dag.SCHEMA_GEN, dag.EXAMPLE_VALIDATOR,
+                  dag.TRANSFORM, dag.TRAINER, dag.BASELINE_RESOLVER, dag.EVALUATOR, dag.PUSHER}
+
+
+def test_every_component_ran_and_wrote_its_artifacts(pipeline_run):
+    executions, outputs = latest_run_outputs(pipeline_run.config)
+    assert ALL_COMPONENTS <= set(executions)
+    for node, by_key in outputs.items():
+        for key, artifacts in by_key.items():
+            for artifact in artifacts:
+                assert os.path.exists(artifact.uri), f"{node}.{key}: {artifact.uri} missing"
+    assert pipeline_run.summary.split_rows.keys() == {"train", "eval"}
+    assert sum(pipeline_run.summary.split_rows.values()) == 1_000
+
+
+def test_split_is_about_two_to_one(pipeline_run):
+    rows = pipeline_run.summary.split_rows
+    assert 0.27 < rows["eval"] / (rows["train"] + rows["eval"]) < 0.40
+
+
+def test_evaluator_metrics_and_confusion_counts(pipeline_run):
+    overall = pipeline_run.summary.metrics["overall"]
+    for name in ("auc", "precision", "recall", "f1_score", "binary_accuracy"):
+        assert name in overall
+    cells = sum(overall[c] for c in ("truePositives", "falsePositives", "trueNegatives", "falseNegatives"))
+    assert cells == pipeline_run.summary.split_rows["eval"] == overall["example_count"]
+    slices = {name for name in pipeline_run.summary.metrics if name != "overall"}
+    assert slices == {"author_present=0", "author_present=1"}
+
+
+def test_blessed_model_is_pushed_where_tf_serving_looks(pipeline_run):
+    summary = pipeline_run.summary
+    assert summary.metrics["overall"]["auc"] >= MEETABLE_MIN_AUC
+    assert summary.blessed is True
+    versions = os.listdir(pipeline_run.config.serving_base)
+    assert len(versions) == 1 and versions[0].isdigit()
+    assert summary.pushed_path == os.path.join(pipeline_run.config.serving_base, versions[0])
+    assert os.path.exists(os.path.join(summary.pushed_path, "saved_model.pb"))
+
+
+def test_unchanged_rerun_is_served_from_cache(pipeline_run):
+    rerun = run_pipeline(pipeline_run.config)
+    states = {node: state for node, (state, _) in rerun.summary.components.items()}
+    assert states[dag.TRAINER] == states[dag.TRANSFORM] == states[dag.EXAMPLE_GEN] == "cached", states
+    assert rerun.summary.pushed_path is None or rerun.summary.pushed_path == pipeline_run.summary.pushed_path
+
+
+def test_impossible_bound_pushes_nothing(tmp_path, sample_csv):
+    from pipeline.config import Hyperparameters, PipelineConfig
+
+    config = PipelineConfig(data=str(sample_csv), output=str(tmp_path), min_auc=IMPOSSIBLE_MIN_AUC,
+                            hyperparameters=Hyperparameters(epochs=1))
+    run = run_pipeline(config)
+    assert run.summary.blessed is False
+    assert any("auc" in reason.lower() for reason in run.summary.blessing_reasons)
+    assert run.summary.pushed_path is None
+    assert not os.path.exists(config.serving_base) or not os.listdir(config.serving_base)
+
+
+def _raw_example(row: dict[str, str]) -> bytes:
+    """A tf.Example as CsvExampleGen builds one from a CSV row: empty values are absent."""
+    feature = {}
+    for key in ("id", *features.TEXT_KEYS):
+        if row[key]:
+            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[row[key].encode()]))
+    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row["label"])]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
+    with open(pipeline_run.report.staged_csv, encoding="utf-8", newline="") as f:
+        rows = [row for _, row in zip(range(200), csv.DictReader(f))]
+    examples = tf.constant([_raw_example(row) for row in rows])
+
+    pushed = tf.saved_model.load(pipeline_run.summary.pushed_path)
+    served = pushed.signatures["predict_examples"](examples=examples)["probability"].numpy()
+
+    _, outputs = latest_run_outputs(pipeline_run.config)
+    transform_output = tft.TFTransformOutput(outputs[dag.TRANSFORM]["transform_graph"][0].uri)
+    raw_spec = transform_output.raw_feature_spec()
+    transformed = transform_output.transform_raw_features(tf.io.parse_example(examples, raw_spec))
+    trainer_export = tf.saved_model.load(os.path.join(outputs[dag.TRAINER]["model"][0].uri, "Format-Serving"))
+    trained = trainer_export.model(transformed[features.TOKEN_IDS_KEY], training=False).numpy().reshape(-1)
+
+    np.testing.assert_allclose(served, trained, rtol=0, atol=1e-6)
+    assert len(served) == 200 and 0 < served.min() and served.max() < 1

@@ -1,0 +1,115 @@
+"""The input check runs before Beam: bad files fail in one line naming the file and line."""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+
+import pytest
+
+from pipeline.config import Columns
+from pipeline.input_check import InputError, check_and_stage
+
+HEADER = "id,title,author,text,label\n"
+
+
+def write(tmp_path: pathlib.Path, content: str | bytes, name: str = "data.csv") -> pathlib.Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def staged_rows(report) -> list[dict[str, str]]:
+    with open(report.staged_csv, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("id,title,author,label\n1,t,a,0\n", "missing required column 'text'"),
+        ("", "file is empty"),
+        ("\n\n", "file is empty"),
+        (HEADER, "no data rows"),
+        (HEADER + '1,"unbalanced,a,b,0\n2,t,a,b,1\n', ":2: "),
+        (HEADER + "1,t,a,b,fake\n", ":2: label 'fake' is not 0 or 1"),
+        (HEADER + "1,t,a,b,0\n2,t,a,b,2\n", ":3: label '2' is not 0 or 1"),
+        (HEADER + "1,t,a,b,0\n2,t,a,b\n", ":3: expected 5 fields, found 4"),
+    ],
+    ids=["missing-text-column", "empty", "blank-lines-only", "header-only", "unbalanced-quote",
+         "label-word", "label-2", "short-row"],
+)
+def test_bad_input_fails_in_one_line_naming_the_file(tmp_path, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(InputError) as error:
+        check_and_stage(path, tmp_path / "staged")
+    text = str(error.value)
+    assert str(path) in text and message in text
+    assert "\n" not in text
+
+
+def test_non_utf8_names_the_line(tmp_path):
+    path = write(tmp_path, HEADER.encode() + b"1,t,a,ok,0\n2,t,a,caf\xe9,1\n")
+    with pytest.raises(InputError, match=r"data\.csv:3: not UTF-8 \(byte 0xe9\)"):
+        check_and_stage(path, tmp_path / "staged")
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        check_and_stage(tmp_path / "nope.csv", tmp_path / "staged")
+
+
+def test_drop_invalid_counts_skipped_labels(tmp_path):
+    path = write(tmp_path, HEADER + "1,t,a,b,0\n2,t,a,b,fake\n3,t,a,b,\n4,t,a,b,1\n")
+    report = check_and_stage(path, tmp_path / "staged", drop_invalid=True)
+    assert report.invalid_labels_skipped == 2
+    assert [row["id"] for row in staged_rows(report)] == ["1", "4"]
+
+
+def test_quoted_newlines_bom_crlf_and_nul_are_cleaned(tmp_path):
+    content = "\ufeff" + HEADER.replace("\n", "\r\n") + '1,"two\r\nline title",,"text with ""quotes"", and\nnewline",1\r\n2,t,a,b\x00c,0\r\n'
+    report = check_and_stage(write(tmp_path, content), tmp_path / "staged")
+    rows = staged_rows(report)
+    assert rows[0] == {"id": "1", "title": "two line title", "author": "",
+                       "text": 'text with "quotes", and newline', "label": "1"}
+    assert rows[1]["text"] == "bc"
+    assert report.nul_bytes_removed == 1
+    # CsvExampleGen reads line by line: every staged row must be one physical line.
+    assert len(pathlib.Path(report.staged_csv).read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_dataset_without_author_and_renamed_columns(tmp_path):
+    path = write(tmp_path, "doc,headline,body,is_fake\n1,h,b,1\n,h2,b2,0\n")
+    report = check_and_stage(
+        path, tmp_path / "staged",
+        Columns(id="doc", title="headline", author=None, text="body", label="is_fake"),
+    )
+    rows = staged_rows(report)
+    assert [r["author"] for r in rows] == ["", ""]
+    assert rows[1]["id"] == "data.csv:3" and report.missing_ids_filled == 1
+    assert report.label_counts == {"0": 1, "1": 1}
+
+
+def test_folder_of_files_counts_duplicates_and_restaging_is_stable(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder, HEADER + "1,t,a,b,0\n", "a.csv")
+    write(folder, HEADER + "1,t,a,b,0\n2,,,,1\n", "b.csv")
+    first = check_and_stage(folder, tmp_path / "staged")
+    assert first.rows_staged == 3 and first.duplicate_ids == 1 and first.empty_documents == 1
+    mtime = pathlib.Path(first.staged_csv).stat().st_mtime_ns
+    second = check_and_stage(folder, tmp_path / "staged")
+    # Same content, same file untouched: CsvExampleGen's fingerprint (and the cache) holds.
+    assert second.staged_csv == first.staged_csv
+    assert pathlib.Path(second.staged_csv).stat().st_mtime_ns == mtime
+
+
+def test_real_articles_stage_row_for_row():
+    from tests.data import canonical_path, read_rows
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as staging:
+        report = check_and_stage(canonical_path("articles.csv"), staging)
+        assert report.rows_staged == len(read_rows("articles.csv")) == 6_859
+        assert report.label_counts == {"0": 5_233, "1": 1_626}

@@ -32,6 +32,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# The Kubeflow pipeline image (kubeflow/Dockerfile). Tagged by commit, never "latest": KFP
+# caches task results by spec, image included. Override: make image IMAGE=registry/repo/fakenews:TAG
+IMAGE ?= fakenews-tfx:$(shell git describe --always --dirty 2>/dev/null || echo dev)
+image:
+	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile -t $(IMAGE) .
+
 lock: install
 	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^fakenews-tfx'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt

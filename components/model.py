@@ -2,6 +2,8 @@
 
 Embedding -> Dropout -> LSTM -> Dropout -> Dense(relu)… -> Dense(1, sigmoid). Dropout is a
 separate layer, not the LSTM's `dropout=` argument, which tf_keras' saved graphs handle badly.
+With `mask_padding`, the Embedding's mask makes the LSTM skip padding steps: its state (and
+so the prediction) does not depend on how much padding precedes a document.
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ import tf_keras as keras
 from pipeline.config import Hyperparameters
 from preprocessing import features
 
-MODEL_VARIANTS = ("notebook",)
-
 
 def build_model(hparams: Hyperparameters) -> keras.Model:
-    if hparams.model not in MODEL_VARIANTS:
-        raise ValueError(f"unknown model {hparams.model!r}; choose from {MODEL_VARIANTS}")
     keras.utils.set_random_seed(hparams.seed)
     token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
-    x = keras.layers.Embedding(features.VOCAB_SIZE, hparams.embedding_dim, name="embedding")(token_ids)
+    x = keras.layers.Embedding(
+        features.VOCAB_SIZE, hparams.embedding_dim, mask_zero=hparams.mask_padding, name="embedding"
+    )(token_ids)
     x = keras.layers.Dropout(hparams.dropout_embedding)(x)
     x = keras.layers.LSTM(hparams.lstm_units, name="lstm")(x)
     x = keras.layers.Dropout(hparams.dropout_lstm)(x)

@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from preprocessing import features
+from preprocessing import features, text
 
 PROBABILITY = "probability"
 PREDICTED_LABEL = "label"
@@ -24,9 +24,11 @@ PREDICTED_LABEL = "label"
 class ServingModule(tf.Module):
     """Holds the model, the Transform graph and the threshold, so the SavedModel tracks them."""
 
-    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float):
+    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float,
+                 trim_padding: bool = False):
         super().__init__()
         self.model = model
+        self._trim_padding = trim_padding
         self.tft_layer = tf_transform_output.transform_features_layer()
         self.threshold = tf.Variable(threshold, dtype=tf.float32, trainable=False, name="threshold")
         raw_spec = tf_transform_output.raw_feature_spec()
@@ -34,7 +36,10 @@ class ServingModule(tf.Module):
         self._raw_spec = raw_spec
 
     def _predict(self, transformed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        probability = tf.reshape(self.model(transformed[features.TOKEN_IDS_KEY], training=False), [-1])
+        token_ids = transformed[features.TOKEN_IDS_KEY]
+        if self._trim_padding:  # A masked model reads a request only up to its longest document.
+            token_ids = text.trim_padding(token_ids)
+        probability = tf.reshape(self.model(token_ids, training=False), [-1])
         return {
             PROBABILITY: probability,
             PREDICTED_LABEL: tf.cast(probability >= self.threshold, tf.int64),
@@ -77,6 +82,7 @@ class ServingModule(tf.Module):
         }
 
 
-def export(model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float, path: str) -> None:
-    module = ServingModule(model, tf_transform_output, threshold)
+def export(model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float, path: str,
+           trim_padding: bool = False) -> None:
+    module = ServingModule(model, tf_transform_output, threshold, trim_padding)
     tf.saved_model.save(module, path, signatures=module.signatures())

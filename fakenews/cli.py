@@ -14,6 +14,11 @@ import sys
 COMMANDS = {
     "run": ("fakenews.commands.run", "run the whole TFX pipeline locally on Beam"),
     "demo-data": ("fakenews.commands.demo_data", "write the small synthetic demo CSV"),
+    "report": ("fakenews.commands.report", "print the evaluation report of a run folder's latest run"),
+    "serve": ("fakenews.commands.serve", "serve a pushed model over TF Serving's REST and gRPC APIs"),
+    "predict": ("fakenews.commands.predict", "score articles on TF Serving or `fakenews serve`"),
+    "stage": ("fakenews.commands.stage", "check the input and write the staged CSV to upload for Kubeflow"),
+    "compile-kubeflow": ("fakenews.commands.compile_kubeflow", "compile the pipeline for Kubeflow Pipelines"),
 }
 
 

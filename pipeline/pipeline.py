@@ -12,6 +12,7 @@ from tfx import v1 as tfx
 
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
+from components.report.component import EvaluationReport
 from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
 from preprocessing import features
 
@@ -24,6 +25,7 @@ TRANSFORM = "Transform"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
 EVALUATOR = "Evaluator"
+EVALUATION_REPORT = "EvaluationReport"
 PUSHER = "Pusher"
 
 
@@ -68,17 +70,31 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={"hyperparameters": config.hyperparameters.as_custom_config()},
     )
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(BASELINE_RESOLVER)
+    baseline_resolver = None
+    if config.compare_with_baseline:
+        baseline_resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id(BASELINE_RESOLVER)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        # Without a baseline, TFX drops the change threshold and the absolute bound decides.
+        baseline_model=baseline_resolver.outputs["model"] if baseline_resolver else None,
         eval_config=eval_config(config.min_auc),
     )
+    # Issue 6: the notebook's classification report and confusion matrix, ROC/PR curves, slices,
+    # the blessing's reasons and a model card, from the Evaluator's outputs.
+    evaluation_report = EvaluationReport(
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        statistics=statistics_gen.outputs["statistics"],
+        data_source=config.data,
+        input_base=data_root,
+    ).with_id(EVALUATION_REPORT)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -90,8 +106,10 @@ def create_pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[
-            example_gen, statistics_gen, schema_gen, example_validator, transform,
-            trainer, baseline_resolver, evaluator, pusher,
+            component for component in (
+                example_gen, statistics_gen, schema_gen, example_validator, transform,
+                trainer, baseline_resolver, evaluator, evaluation_report, pusher,
+            ) if component is not None
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

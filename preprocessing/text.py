@@ -70,3 +70,18 @@ def pad_front(
     back_padded = kept.to_tensor(default_value=features.PAD_ID, shape=[None, max_length])
     reversed_tokens = tf.reverse_sequence(back_padded, lengths, seq_axis=1, batch_axis=0)
     return tf.reverse(reversed_tokens, axis=[1])
+
+
+def document_lengths(token_ids: tf.Tensor) -> tf.Tensor:
+    """Tokens per pre-padded row: ids are >= 1, padding is PAD_ID (0)."""
+    return tf.math.count_nonzero(token_ids, axis=-1, dtype=tf.int32)
+
+
+def trim_padding(token_ids: tf.Tensor) -> tf.Tensor:
+    """Drops the leading columns that are padding in every row (keeps at least one).
+
+    For a model that masks padding this changes no prediction, and it spares the LSTM the
+    steps: a batch is only as long as its longest document.
+    """
+    longest = tf.maximum(tf.reduce_max(document_lengths(token_ids)), 1)
+    return token_ids[:, tf.shape(token_ids)[1] - longest:]

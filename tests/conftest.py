@@ -57,13 +57,13 @@ def sample_csv(tmp_path_factory) -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, sample_csv) -> PipelineRun:
-    """The whole DAG, 1 epoch, on the sample; its model is blessed and pushed."""
-    from pipeline.config import Hyperparameters, PipelineConfig
+    """The whole DAG, default model, 1 epoch, on the sample; its model is blessed and pushed."""
+    from pipeline.config import PipelineConfig, hyperparameters_for
 
     config = PipelineConfig(
         data=str(sample_csv),
         output=str(tmp_path_factory.mktemp("run")),
-        hyperparameters=Hyperparameters(epochs=1),
+        hyperparameters=hyperparameters_for(epochs=1),
         min_auc=MEETABLE_MIN_AUC,
     )
     return run_pipeline(config)

@@ -19,14 +19,17 @@ def _split(value: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pipeline.config import DEFAULT_BEAM_ARGS, Hyperparameters, PipelineConfig
+    from pipeline.config import DEFAULT_BEAM_ARGS, DEFAULT_MODEL, MODEL_PRESETS, PipelineConfig
 
-    defaults = Hyperparameters()
     parser.add_argument("--data", required=True, help="CSV file or folder of CSV files (id,title,author,text,label)")
     parser.add_argument("--output", default="runs/local", help="run folder (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help="maximum epochs; early stopping may end sooner (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="(default: %(default)s)")
+    parser.add_argument("--model", choices=tuple(MODEL_PRESETS), default=DEFAULT_MODEL,
+                        help="'notebook': the notebook's network and training exactly; 'improved': "
+                        "masked padding, length buckets, class weights, tuned threshold (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="maximum epochs; early stopping may end sooner (default: the model's, "
+                        + ", ".join(f"{name} {hp.epochs}" for name, hp in MODEL_PRESETS.items()) + ")")
+    parser.add_argument("--batch-size", type=int, default=None, help="(default: the model's, 64)")
     parser.add_argument("--min-auc", type=float, default=PipelineConfig.min_auc,
                         help="blessing: lowest AUC on the eval split (default: %(default)s)")
     parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
@@ -45,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from(args: argparse.Namespace):
-    from pipeline.config import Columns, DEFAULT_BEAM_ARGS, Hyperparameters, PipelineConfig
+    from pipeline.config import Columns, DEFAULT_BEAM_ARGS, PipelineConfig, hyperparameters_for
 
     return PipelineConfig(
         data=os.path.abspath(args.data),
@@ -58,7 +61,7 @@ def config_from(args: argparse.Namespace):
         eval_buckets=args.split[1],
         truncating=args.truncating,
         drop_invalid=args.drop_invalid,
-        hyperparameters=Hyperparameters(epochs=args.epochs, batch_size=args.batch_size),
+        hyperparameters=hyperparameters_for(args.model, epochs=args.epochs, batch_size=args.batch_size),
         min_auc=args.min_auc,
         beam_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
         enable_cache=not args.no_cache,
@@ -66,6 +69,7 @@ def config_from(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
+    from fakenews.commands import report as evaluation_report
     from pipeline import local_runner, summary
     from pipeline.input_check import InputError
 
@@ -77,11 +81,16 @@ def main(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except local_runner.RunInterrupted as error:
+        print(f"error: {error}; completed components are cached: re-run the same command to resume",
+              file=sys.stderr)
+        return 128 + 15  # The shell's convention for "ended by SIGTERM".
     except Exception as error:  # A component failed: one line here, the trace in run.log.
         log = os.path.join(config.output, local_runner.LOG_FILE)
         print(f"error: pipeline failed: {type(error).__name__}: {error}".splitlines()[0]
               + f"\n       full log: {log}", file=sys.stderr)
         return 1
     print(summary.render(summary.collect(config, report, durations)))
+    evaluation_report.show(config)
     print(f"Total wall time: {time.monotonic() - started:.0f} s")
     return 0

@@ -66,10 +66,10 @@ def test_unchanged_rerun_is_served_from_cache(pipeline_run):
 
 
 def test_impossible_bound_pushes_nothing(tmp_path, sample_csv):
-    from pipeline.config import Hyperparameters, PipelineConfig
+    from pipeline.config import PipelineConfig, hyperparameters_for
 
     config = PipelineConfig(data=str(sample_csv), output=str(tmp_path), min_auc=IMPOSSIBLE_MIN_AUC,
-                            hyperparameters=Hyperparameters(epochs=1))
+                            hyperparameters=hyperparameters_for(epochs=1))
     run = run_pipeline(config)
     assert run.summary.blessed is False
     assert any("auc" in reason.lower() for reason in run.summary.blessing_reasons)

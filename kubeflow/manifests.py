@@ -1,0 +1,178 @@
+"""Kubernetes manifests serving the pushed model: TF Serving (Deployment + Service), or KServe.
+
+Rendered from the PipelineConfig the pipeline was compiled with, so the model name and the
+folder served are, by construction, the ones the Pusher writes (`config.serving_base`):
+- bucket (default): TF Serving reads <pipeline root>/serving/<model> directly and loads each
+  version the Pusher adds; KServe's storage initializer downloads it;
+- PVC (`pvc=CLAIM`): the claim holds a copy of the run's `serving/` folder, i.e.
+  <model>/<version>/, for clusters whose serving pods cannot read the bucket.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import yaml
+
+from pipeline.config import PipelineConfig
+
+# The tag serving/tfserving (the local docker set-up) uses: one model server version everywhere.
+TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
+GRPC_PORT = 8500
+REST_PORT = 8501
+PVC_MOUNT = "/models"  # TF Serving's convention: /models/<model_name>/<version>/.
+# New versions appear within this many seconds; each poll lists the base path (a bucket call).
+POLL_SECONDS = 30
+# The model server's working set: the SavedModel, the Transform graph and request buffers.
+# No CPU limit: CFS throttling would show as tail latency, while requests guarantee the share.
+RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+
+# The model name is a Kubernetes name here (and KServe serves the model under its
+# InferenceService's name), so it must be a DNS-1035 label.
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _check(config: PipelineConfig, image: str) -> None:
+    if not _DNS_1035.match(config.model_name):
+        raise ValueError(f"model name {config.model_name!r} is not a valid Kubernetes name"
+                         " (lower-case letters, digits and '-', starting with a letter)")
+    if ":" not in image.rsplit("/", 1)[-1]:
+        raise ValueError(f"serving image {image!r} needs a tag (KServe's runtimeVersion is that tag)")
+
+
+def model_base_path(config: PipelineConfig, pvc: str | None = None) -> str:
+    """The folder TF Serving watches for numbered versions."""
+    return f"{PVC_MOUNT}/{config.model_name}" if pvc else config.serving_base
+
+
+def model_status_path(config: PipelineConfig) -> str:
+    """TF Serving's REST model status: answers once a version of the model is loaded."""
+    return f"/v1/models/{config.model_name}"
+
+
+def _labels(config: PipelineConfig) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": config.model_name,
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/part-of": config.pipeline_name,
+    }
+
+
+def _probe(config: PipelineConfig, initial_delay: int, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": model_status_path(config), "port": "http"},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "failureThreshold": failures,
+    }
+
+
+def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
+               replicas: int = 1) -> list[dict[str, Any]]:
+    """A TF Serving Deployment serving config.model_name, and its ClusterIP Service."""
+    _check(config, image)
+    labels = _labels(config)
+    selector = {"app.kubernetes.io/name": config.model_name}
+    container: dict[str, Any] = {
+        "name": "tf-serving",
+        "image": image,
+        "command": ["/usr/bin/tensorflow_model_server"],
+        "args": [
+            f"--port={GRPC_PORT}",
+            f"--rest_api_port={REST_PORT}",
+            f"--model_name={config.model_name}",
+            f"--model_base_path={model_base_path(config, pvc)}",
+            f"--file_system_poll_wait_seconds={POLL_SECONDS}",
+        ],
+        "ports": [
+            {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+            {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
+        ],
+        "readinessProbe": _probe(config, initial_delay=5, period=10, failures=3),
+        # Same endpoint, more patient: loading a model from a bucket can take a while, and a
+        # restart would only start the load over.
+        "livenessProbe": _probe(config, initial_delay=60, period=20, failures=5),
+        "resources": RESOURCES,
+    }
+    pod: dict[str, Any] = {"containers": [container]}
+    if pvc:
+        container["volumeMounts"] = [{"name": "models", "mountPath": PVC_MOUNT, "readOnly": True}]
+        pod["volumes"] = [{"name": "models", "persistentVolumeClaim": {"claimName": pvc, "readOnly": True}}]
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": config.model_name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": config.model_name, "labels": labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            # Named grpc/http so a service mesh detects each protocol.
+            "ports": [
+                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+                {"name": "http", "port": REST_PORT, "targetPort": "http", "protocol": "TCP"},
+            ],
+        },
+    }
+    return [deployment, service]
+
+
+def inference_service(config: PipelineConfig, pvc: str | None = None,
+                      image: str = TF_SERVING_IMAGE) -> dict[str, Any]:
+    """A KServe InferenceService on KServe's TF Serving runtime, same model server version.
+
+    KServe's TF Serving runtime names the model after the InferenceService, so its REST path is
+    /v1/models/<model_name>:predict as with the plain Deployment."""
+    _check(config, image)
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": config.model_name, "labels": _labels(config)},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "tensorflow"},
+                    "runtimeVersion": image.rsplit(":", 1)[1],
+                    "storageUri": f"pvc://{pvc}/{config.model_name}" if pvc else config.serving_base,
+                    "resources": RESOURCES,
+                }
+            }
+        },
+    }
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a dict used twice (the labels) twice, not as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render(config: PipelineConfig, pvc: str | None = None, image: str = TF_SERVING_IMAGE) -> dict[str, str]:
+    """File name -> YAML text, one file per way of serving."""
+    documents = {
+        "tfserving.yaml": tf_serving(config, pvc, image),
+        "kserve.yaml": [inference_service(config, pvc, image)],
+    }
+    return {name: yaml.dump_all(docs, Dumper=_PlainDumper, sort_keys=False) for name, docs in documents.items()}
+
+
+def write(rendered: dict[str, str], directory: str) -> list[str]:
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name, text in rendered.items():
+        path = os.path.join(directory, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        paths.append(path)
+    return paths

@@ -52,6 +52,9 @@ def eval_config(min_auc: float) -> tfma.EvalConfig:
                     tfma.MetricConfig(class_name="AUC", threshold=auc_gate),
                     _metric("AUC", name="auc_precision_recall", curve="PR"),
                     _metric("BinaryCrossentropy", name="loss"),
+                    # Confusion counts at 1,000 thresholds: the evaluation report's ROC and
+                    # precision-recall curves (components/report) are drawn from them.
+                    _metric("ConfusionMatrixPlot", num_thresholds=1000),
                 ],
             ),
             tfma.MetricsSpec(

@@ -1,0 +1,12 @@
+"""File names inside the EvaluationReport artifact: written by writer.py, read by `fakenews report`."""
+
+REPORT_TXT = "report.txt"  # The whole text report, as `fakenews report` prints it.
+REPORT_JSON = "report.json"  # Its numbers: threshold, counts, slices, blessing checks, data.
+CLASSIFICATION_REPORT_TXT = "classification_report.txt"
+CLASSIFICATION_REPORT_JSON = "classification_report.json"  # scikit-learn's output_dict shape.
+CONFUSION_MATRIX_PNG = "confusion_matrix.png"
+ROC_PNG = "roc.png"
+PRECISION_RECALL_PNG = "precision_recall.png"
+MODEL_CARD_MD = "model_card.md"
+
+FIGURES = (CONFUSION_MATRIX_PNG, ROC_PNG, PRECISION_RECALL_PNG)

@@ -1,0 +1,96 @@
+"""The text report: what `fakenews report` and `fakenews run` print, and report.txt holds.
+
+The slice table and the blessing lines are built here once, as rows of strings, and laid out
+as plain text here and as Markdown by model_card.py.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from components.report.inputs import Report
+from components.report.metrics import CLASS_NAMES, Confusion, format_classification_report
+from components.report.tfma_results import OVERALL
+
+# (column header, TFMA metric name) of the slice table, after the example counts.
+_SLICE_METRICS = (
+    ("AUC", "auc"), ("PR AUC", "auc_precision_recall"), ("loss", "loss"),
+    ("accuracy", "binary_accuracy"), ("precision", "precision"), ("recall", "recall"), ("F1", "f1_score"),
+)
+
+
+def number(value: float | None) -> str:
+    # NaN: TFMA's precision when nothing is called unreliable (0/0).
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def slice_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows): the candidate's metrics per slice; precision etc. are for `unreliable`."""
+    headers = ["slice", "examples", "unreliable", *(header for header, _ in _SLICE_METRICS)]
+    rows = []
+    for name, result in report.evaluation.slices.items():
+        c = result.confusion
+        rows.append([name, f"{c.total:,}", f"{c.tp + c.fn:,}",
+                     *(number(result.candidate.get(metric)) for _, metric in _SLICE_METRICS)])
+    return headers, rows
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """First column left-aligned, the numbers right-aligned."""
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def blessing_lines(report: Report) -> list[str]:
+    """The decision, then every threshold TFMA checked: the failed ones first."""
+    decision = "BLESSED" if report.blessed else "NOT blessed"
+    lines = [f"{decision}: " + (f"compared with the blessed baseline {report.baseline_model_uri}"
+                                if report.baseline_model_uri else
+                                "no baseline model to compare with (none blessed yet, or comparison "
+                                "turned off), so only absolute thresholds applied")]
+    for check in sorted(report.checks, key=lambda check: check.passed):
+        outcome = "passed" if check.passed else "FAILED"
+        if check.is_change:
+            value = (f"{number(check.candidate)} vs baseline {number(check.baseline)}: "
+                     f"change {'n/a' if check.change is None else f'{check.change:+.4f}'}")
+        else:
+            value = number(check.candidate)
+        lines.append(f"{outcome}  {check.rule} [{check.slice}]: {value}")
+    return lines
+
+
+def confusion_table(confusion: Confusion) -> str:
+    headers = ["truth \\ predicted", *CLASS_NAMES]
+    rows = [[truth, *(f"{count:,}" for count in counts)] for truth, counts in zip(CLASS_NAMES, confusion.matrix())]
+    return text_table(headers, rows)
+
+
+def training_line(training: dict[str, Any]) -> str:
+    best = f", best epoch {training['best_epoch']}" if training.get("best_epoch") else ""
+    return (f"{training['epochs_run']} epoch(s) run{best}; {training['parameter_count']:,} parameters; "
+            f"preset {training['hyperparameters']['model']!r}")
+
+
+def render_text(report: Report) -> str:
+    overall = report.evaluation.slices[OVERALL].confusion
+    unreliable = overall.tp + overall.fn
+    sections = [
+        "Evaluation report\n=================",
+        f"Model:      {report.model_uri}\n"
+        f"Training:   {training_line(report.training)}\n"
+        f"Threshold:  {report.served.threshold:.4g} (stored in the SavedModel: probability >= threshold "
+        f"is called unreliable)\n"
+        f"Eval split: {overall.total:,} articles, {unreliable:,} unreliable "
+        f"({unreliable / overall.total:.1%})",
+        f"Classification report (eval split, threshold {report.served.threshold:.4g})\n\n"
+        + format_classification_report(report.classification).rstrip(),
+        "Confusion matrix (eval split)\n\n" + confusion_table(overall),
+        "Metrics by slice (precision, recall, F1 of `unreliable`)\n\n" + text_table(*slice_table(report)),
+        "Blessing\n\n" + "\n  ".join(blessing_lines(report)),
+    ]
+    return "\n\n".join(sections) + "\n"

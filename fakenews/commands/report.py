@@ -1,0 +1,52 @@
+"""`fakenews report --output DIR`: print the evaluation report of the latest run in a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.config import PipelineConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", default="runs/local",
+                        help="run folder, as given to `fakenews run --output` (default: %(default)s)")
+
+
+def report_folder(config: PipelineConfig) -> str | None:
+    """The EvaluationReport artifact folder of the latest run, or None if that run made none."""
+    from pipeline import pipeline as dag
+    from pipeline.summary import latest_run_outputs
+
+    _, outputs = latest_run_outputs(config)
+    reports = outputs.get(dag.EVALUATION_REPORT, {}).get("report", [])
+    return reports[0].uri if reports else None
+
+
+def show(config: PipelineConfig) -> bool:
+    """Prints the text report and where the figures and model card are; False if there is none."""
+    from components.report import layout
+
+    folder = report_folder(config)
+    if folder is None:
+        print(f"No evaluation report in the latest run of {config.output}")
+        return False
+    with open(os.path.join(folder, layout.REPORT_TXT), encoding="utf-8") as f:
+        print("\n" + f.read())
+    print("Figures:    " + "\n            ".join(os.path.join(folder, name) for name in layout.FIGURES))
+    print(f"Model card: {os.path.join(folder, layout.MODEL_CARD_MD)}")
+    return True
+
+
+def main(args: argparse.Namespace) -> int:
+    from pipeline.config import PipelineConfig
+
+    # Only the run folder matters: it holds ML Metadata, which records where everything is.
+    config = PipelineConfig(data="", output=os.path.abspath(args.output))
+    if not os.path.exists(config.metadata_path):  # Opening it would create an empty store.
+        print(f"error: {config.metadata_path} not found: is {args.output} a run folder?", file=sys.stderr)
+        return 2
+    return 0 if show(config) else 1

@@ -1,0 +1,324 @@
+"""The evaluation report's pieces, without a pipeline run: metrics against scikit-learn, the
+figures' text objects, the blessing's checks against TFMA's own config and validation protos,
+the rendered text, model card and artifact files, and the component as Kubeflow compiles it."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import tensorflow_model_analysis as tfma
+import yaml
+from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from sklearn import metrics as sk
+from tensorflow_model_analysis.proto import validation_result_pb2
+from tfx.orchestration.kubeflow.v2 import compiler_utils
+from tfx.types.experimental.simple_artifacts import File
+from tfx.utils import import_utils
+
+from components.evaluation import eval_config
+from components.report import blessing, layout, model_card, plots, render, writer
+from components.report.component import EvaluationReport
+from components.report.inputs import Layer, Report, ServedModel, SplitCounts
+from components.report.metrics import (
+    CLASS_NAMES,
+    Confusion,
+    CurvePoint,
+    classification_report,
+    format_classification_report,
+    operating_point,
+    precision_recall_curve,
+    roc_curve,
+)
+from components.report.tfma_results import OVERALL, Evaluation, SliceResult
+from fakenews import cli
+from kubeflow import runner
+from pipeline import pipeline as wiring
+
+AUTHOR_0 = (("author_present", 0),)
+AUTHOR_1 = (("author_present", 1),)
+
+
+def confusion_of(truth: np.ndarray, predicted: np.ndarray) -> Confusion:
+    return Confusion(tp=int(np.sum((truth == 1) & (predicted == 1))), fp=int(np.sum((truth == 0) & (predicted == 1))),
+                     tn=int(np.sum((truth == 0) & (predicted == 0))), fn=int(np.sum((truth == 1) & (predicted == 0))))
+
+
+def sklearn_report(truth: np.ndarray, predicted: np.ndarray, **kwargs):
+    return sk.classification_report(truth, predicted, labels=[0, 1], target_names=CLASS_NAMES,
+                                    zero_division=0, **kwargs)
+
+
+def assert_same_report(mine: dict, reference: dict) -> None:
+    assert mine.keys() == reference.keys()
+    for key, value in reference.items():
+        assert mine[key] == pytest.approx(value, abs=1e-12), key
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=300))
+def test_classification_report_equals_sklearn_for_any_labels(pairs):
+    truth, predicted = (np.array(column) for column in zip(*pairs))
+    mine = classification_report(confusion_of(truth, predicted))
+    assert_same_report(mine, sklearn_report(truth, predicted, output_dict=True))
+
+
+@pytest.mark.parametrize("predicted_share", [0.0, 0.3, 1.0])  # 0.0: the model flags nothing.
+def test_classification_report_text_equals_sklearn(predicted_share):
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 2, 500)
+    predicted = (rng.random(500) < predicted_share).astype(int)
+    text = format_classification_report(classification_report(confusion_of(truth, predicted)))
+    assert text == sklearn_report(truth, predicted, digits=4)
+
+
+def test_confusion_matrix_is_sklearns_layout():
+    truth = np.array([0, 0, 0, 1, 1, 0, 1])
+    predicted = np.array([0, 1, 0, 1, 0, 0, 1])
+    assert confusion_of(truth, predicted).matrix() == sk.confusion_matrix(truth, predicted).tolist()
+
+
+def curve_from_scores(truth: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> list[CurvePoint]:
+    """What TFMA's ConfusionMatrixPlot records: counts where score > threshold is positive."""
+    return [CurvePoint(float(t), confusion_of(truth, (scores > t).astype(int))) for t in thresholds]
+
+
+@pytest.fixture(scope="module")
+def scored():
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 400)
+    # Scores between grid points k/1000, so the 1,000-threshold grid separates every pair of
+    # distinct scores and the curves are exact.
+    scores = np.clip(np.round(rng.normal(0.35 + 0.3 * truth, 0.2), 3), 0, 0.999) + 0.0005
+    thresholds = np.concatenate([[-1e-6], np.arange(1001) / 1000])
+    return truth, scores, curve_from_scores(truth, scores, thresholds)
+
+
+def test_roc_curve_area_equals_sklearn_auc(scored):
+    truth, scores, curve = scored
+    fpr, tpr = roc_curve(curve)
+    assert fpr[0] == tpr[0] == 1.0 and fpr[-1] == tpr[-1] == 0.0
+    assert -np.trapz(tpr, fpr) == pytest.approx(sk.roc_auc_score(truth, scores), abs=1e-12)
+
+
+def test_precision_recall_points_lie_on_sklearns_curve(scored):
+    truth, scores, curve = scored
+    recalls, precisions = precision_recall_curve(curve)
+    sk_precision, sk_recall, _ = sk.precision_recall_curve(truth, scores)
+    reference = set(zip(np.round(sk_recall, 12), np.round(sk_precision, 12)))
+    assert len(recalls) > 100
+    assert set(zip(np.round(recalls, 12), np.round(precisions, 12))) <= reference
+
+
+def test_operating_point_without_flagged_articles_has_no_precision():
+    point = operating_point(Confusion(tp=0, fp=0, tn=90, fn=10))
+    assert (point.false_positive_rate, point.recall, point.precision) == (0.0, 0.0, None)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+def test_heatmap_annotates_the_four_counts_in_their_cells():
+    confusion = Confusion(tp=61, fp=7, tn=240, fn=18)
+    figure = plots.confusion_matrix_figure(confusion, threshold=0.5)
+    axes = figure.axes[0]
+    cells = {(round(text.get_position()[1]), round(text.get_position()[0])): text.get_text() for text in axes.texts}
+    # (row = truth, column = predicted)
+    assert cells == {(0, 0): "240", (0, 1): "7", (1, 0): "18", (1, 1): "61"}
+    assert axes.get_xlabel() == "Predicted" and axes.get_ylabel() == "Truth"
+    assert [t.get_text() for t in axes.get_xticklabels()] == list(CLASS_NAMES)
+    assert [t.get_text() for t in axes.get_yticklabels()] == list(CLASS_NAMES)
+    assert "(threshold 0.5)" in axes.get_title()
+
+
+def legend_texts(figure) -> list[str]:
+    return [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+
+
+def test_roc_figure_shows_auc_and_marks_the_served_threshold(scored):
+    _, _, curve = scored
+    at_threshold = next(point.confusion for point in curve if point.threshold == 0.5)
+    figure = plots.roc_figure(curve, auc=0.8764, threshold=0.5, at_threshold=at_threshold)
+    texts = legend_texts(figure)
+    assert "ROC (AUC = 0.876)" in texts
+    marked = operating_point(at_threshold)
+    assert f"served threshold 0.5: FPR {marked.false_positive_rate:.3f}, TPR {marked.recall:.3f}" in texts
+    marker = figure.axes[0].get_lines()[-1]
+    assert (marker.get_xdata()[0], marker.get_ydata()[0]) == (marked.false_positive_rate, marked.recall)
+
+
+def test_precision_recall_figure_marks_the_threshold_or_says_nothing_is_flagged(scored):
+    _, _, curve = scored
+    flagged = next(point.confusion for point in curve if point.threshold == 0.5)
+    figure = plots.precision_recall_figure(curve, auc=0.7, threshold=0.5, at_threshold=flagged)
+    point = operating_point(flagged)
+    assert "precision-recall (AUC = 0.700)" in legend_texts(figure)
+    assert f"served threshold 0.5: recall {point.recall:.3f}, precision {point.precision:.3f}" in legend_texts(figure)
+
+    nothing = Confusion(tp=0, fp=0, tn=250, fn=80)
+    figure = plots.precision_recall_figure(curve, auc=0.7, threshold=0.9137, at_threshold=nothing)
+    assert "served threshold 0.9137: no article called unreliable" in [t.get_text() for t in figure.axes[0].texts]
+
+
+def test_png_bytes_is_a_png_of_sensible_size():
+    image = Image.open(io.BytesIO(plots.png_bytes(plots.confusion_matrix_figure(Confusion(1, 2, 3, 4), 0.5))))
+    assert image.format == "PNG" and image.size == (720, 600)
+
+
+# --- blessing -----------------------------------------------------------------------------
+
+def slice_result(key: tuple, auc: float, baseline_auc: float | None, confusion: Confusion) -> SliceResult:
+    return SliceResult(
+        key=key,
+        candidate={"auc": auc, "example_count": float(confusion.total), "precision": math.nan},
+        baseline={} if baseline_auc is None else {"auc": baseline_auc},
+        change={} if baseline_auc is None else {"auc": auc - baseline_auc},
+        confusion=confusion,
+        curve=(),
+    )
+
+
+def applied_config(min_auc: float, has_baseline: bool) -> tfma.EvalConfig:
+    """The config as the Evaluator stores it with the evaluation."""
+    return tfma.utils.update_eval_config_with_defaults(eval_config(min_auc), has_baseline=has_baseline,
+                                                       rubber_stamp=True)
+
+
+def validation_failure(slice_key: tuple, name: str, is_diff: bool) -> validation_result_pb2.ValidationResult:
+    result = validation_result_pb2.ValidationResult(validation_ok=False)
+    per_slice = result.metric_validations_per_slice.add()
+    per_slice.slice_key.CopyFrom(tfma.slicer.serialize_slice_key(slice_key))
+    per_slice.failures.add().metric_key.CopyFrom(
+        tfma.metrics.MetricKey(name=name, model_name=tfma.CANDIDATE_KEY, output_name="probability",
+                               is_diff=is_diff).to_proto())
+    return result
+
+
+SLICES = {
+    OVERALL: slice_result((), 0.81, 0.80, Confusion(tp=60, fp=10, tn=230, fn=30)),
+    "author_present=0": slice_result(AUTHOR_0, 0.83, 0.80, Confusion(tp=55, fp=8, tn=220, fn=25)),
+    "author_present=1": slice_result(AUTHOR_1, 0.65, 0.70, Confusion(tp=5, fp=2, tn=10, fn=5)),
+}
+
+
+def test_every_slice_is_checked_against_value_and_change_thresholds_tfmas_verdict_kept():
+    failed = blessing.failures(validation_failure(AUTHOR_1, "auc", is_diff=True))
+    assert failed == {("author_present=1", "auc", True)}
+    checks = blessing.gate_checks(applied_config(0.6, has_baseline=True), SLICES, failed)
+    by_kind = {(c.slice, c.is_change): c for c in checks}
+    assert len(checks) == len(by_kind) == 6
+    assert by_kind[(OVERALL, False)].rule == "auc >= 0.6" and by_kind[(OVERALL, False)].candidate == 0.81
+    change = by_kind[("author_present=1", True)]
+    assert change.rule == "auc change >= -1e-10"
+    assert (change.candidate, change.baseline, change.change) == (0.65, 0.70, pytest.approx(-0.05))
+    # The value bound passed on that slice (TFMA listed no such failure), only the change failed.
+    assert [(c.slice, c.is_change) for c in checks if not c.passed] == [("author_present=1", True)]
+
+
+def test_without_a_baseline_only_value_thresholds_apply():
+    checks = blessing.gate_checks(applied_config(0.6, has_baseline=False), SLICES, set())
+    assert [c.is_change for c in checks] == [False, False, False]
+    assert all(c.passed and c.baseline is None for c in checks)
+
+
+# --- text report, model card, artifact files ----------------------------------------------
+
+@pytest.fixture
+def report(scored) -> Report:
+    _, _, curve = scored
+    overall = SliceResult((), {"auc": 0.81, "auc_precision_recall": 0.62, "loss": 0.45, "binary_accuracy": 0.88,
+                               "precision": 0.857, "recall": 0.667, "f1_score": 0.75},
+                          {"auc": 0.80}, {"auc": 0.01}, Confusion(tp=60, fp=10, tn=230, fn=30), curve)
+    config = applied_config(0.6, has_baseline=True)
+    slices = {OVERALL: overall, **{k: v for k, v in SLICES.items() if k != OVERALL}}
+    failed = {("author_present=1", "auc", True)}
+    return Report(
+        model_uri="/runs/x/Trainer/model/7",
+        served=ServedModel(threshold=0.5, layers=(Layer("embedding", ((10_000, 300),), 3_000_000),
+                                                  Layer("probability", ((43, 1), (1,)), 44))),
+        blessed=False,
+        baseline_model_uri="/runs/x/Trainer/model/3",
+        evaluation=Evaluation(slices, config=config,
+                              validation=validation_failure(AUTHOR_1, "auc", is_diff=True)),
+        checks=blessing.gate_checks(config, slices, failed),
+        classification=classification_report(overall.confusion),
+        splits={"train": SplitCounts(rows=670, unreliable=173), "eval": SplitCounts(rows=330, unreliable=90)},
+        data_source="/data/articles.csv",
+        input_base="/runs/x/staged/abc",
+        training={"epochs_run": 3, "best_epoch": 2, "parameter_count": 3_000_044, "threshold": 0.5,
+                  "hyperparameters": {"model": "notebook", "epochs": 10}, "history": {"val_loss": [0.5, 0.4, 0.45]}},
+    )
+
+
+def test_text_report_has_classification_report_slices_and_blessing(report):
+    text = render.render_text(report)
+    assert format_classification_report(report.classification).rstrip() in text
+    assert "Eval split: 330 articles, 90 unreliable (27.3%)" in text
+    table_rows = {line.split()[0]: line.split() for line in text.splitlines() if line.startswith(("overall", "author"))}
+    assert table_rows["overall"][1:4] == ["330", "90", "0.8100"]
+    assert table_rows["author_present=1"][1:3] == ["22", "10"]
+    assert "n/a" in table_rows["author_present=1"]  # TFMA's NaN precision.
+    assert "NOT blessed: compared with the blessed baseline /runs/x/Trainer/model/3" in text
+    first_check = text.split("NOT blessed")[1].splitlines()[1].strip()
+    assert first_check == "FAILED  auc change >= -1e-10 [author_present=1]: 0.6500 vs baseline 0.7000: change -0.0500"
+
+
+def test_model_card_holds_data_model_metrics_and_limits(report):
+    card = model_card.render(report)
+    for section in ("## Model", "## Data", "## Evaluation (eval split)", "## Blessing", "## Intended use",
+                    "## Known limits"):
+        assert section in card
+    assert "| eval | 330 | 90 | 27.3% |" in card
+    assert "| total |  | 3,000,044 |" in card
+    assert "`/data/articles.csv`" in card and "`/runs/x/staged/abc`" in card
+    assert "3 of at most 10 epochs" in card and "best epoch 2, validation loss 0.4000" in card
+    assert "Slice `author_present=1` has only 22 eval examples" in card
+    for figure in layout.FIGURES:
+        assert f"({figure})" in card
+
+
+def test_writer_writes_every_file_as_valid_json_and_png(report, tmp_path):
+    writer.write(report, str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [layout.REPORT_TXT, layout.REPORT_JSON, layout.CLASSIFICATION_REPORT_TXT, layout.CLASSIFICATION_REPORT_JSON,
+         layout.MODEL_CARD_MD, *layout.FIGURES])
+    # Strict JSON: TFMA's NaN precision must come out as null.
+    saved = json.loads((tmp_path / layout.REPORT_JSON).read_text(), parse_constant=pytest.fail)
+    assert saved["slices"]["author_present=1"]["metrics"]["precision"] is None
+    assert saved["slices"][OVERALL]["confusion"] == {"tp": 60, "fp": 10, "tn": 230, "fn": 30}
+    assert json.loads((tmp_path / layout.CLASSIFICATION_REPORT_JSON).read_text()) == report.classification
+    for name in layout.FIGURES:
+        assert Image.open(tmp_path / name).format == "PNG"
+
+
+def test_kubeflow_pod_can_import_the_executor_and_rebuild_the_output_type():
+    """On Kubeflow the pod imports the executor by path and rebuilds each artifact's Python class
+    from its schema title: both must resolve to this component's code and TFX types."""
+    config = runner.kubeflow_config("gs://bucket/fakenews", "gs://bucket/fakenews/staged/0123456789abcdef", [])
+    spec = json_format.MessageToDict(runner.compile_pipeline(config, "registry.example/fakenews:0.1.0").pipeline_spec)
+    task = spec["root"]["dag"]["tasks"][wiring.EVALUATION_REPORT]
+    producers = {key: (value["taskOutputArtifact"]["producerTask"], value["taskOutputArtifact"]["outputArtifactKey"])
+                 for key, value in task["inputs"]["artifacts"].items()}
+    assert producers == {"evaluation": (wiring.EVALUATOR, "evaluation"), "blessing": (wiring.EVALUATOR, "blessing"),
+                         "model": (wiring.TRAINER, "model"), "model_run": (wiring.TRAINER, "model_run"),
+                         "statistics": (wiring.STATISTICS_GEN, "statistics")}
+    component = spec["components"][task["componentRef"]["name"]]
+    args = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]["args"]
+    executor_path = args[args.index("--executor_class_path") + 1]
+    assert import_utils.import_class_by_path(executor_path) is EvaluationReport.EXECUTOR_SPEC.executor_class
+    schema = component["outputDefinitions"]["artifacts"]["report"]["artifactType"]["instanceSchema"]
+    title = yaml.safe_load(schema)["title"]
+    assert import_utils.import_class_by_path(compiler_utils.TITLE_TO_CLASS_PATH[title]) is File
+
+
+def test_report_command_refuses_a_folder_without_a_run(tmp_path, capsys):
+    assert cli.main(["report", "--output", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not (tmp_path / "metadata.sqlite").exists()

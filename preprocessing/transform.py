@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from preprocessing import features, text
+from preprocessing import features, porter, text
 
 Tensor = tf.Tensor | tf.SparseTensor
 
@@ -36,15 +36,11 @@ def _dense_label(label: Tensor) -> tf.Tensor:
     return tf.reshape(tf.cast(label, tf.int64), [-1])
 
 
-def stem_tokens(tokens: tf.Tensor) -> tf.Tensor:
-    """Identity for now: the in-graph Porter stemmer (preprocessing/porter.py) goes here."""
-    return tokens
-
-
 def token_ids(fields: Mapping[str, tf.Tensor], truncating: str = "pre") -> tf.Tensor:
     """[batch, MAX_LENGTH] int64: join, clean, stem, hash and pre-pad one batch of documents."""
     tokens = text.tokenize(text.join_fields(*(fields[key] for key in features.TEXT_KEYS)))
-    stems = tokens.with_flat_values(stem_tokens(tokens.flat_values))
+    # Stopwords are dropped before stemming, in the notebook's order.
+    stems = tokens.with_flat_values(porter.stem(tokens.flat_values))
     return text.pad_front(text.hash_tokens(stems), features.MAX_LENGTH, truncating)
 
 

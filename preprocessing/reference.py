@@ -1,0 +1,63 @@
+"""The notebook's text cleaning in plain Python + NLTK, for parity tests and benchmarks only.
+
+The Kaggle notebook cleans each row as
+
+    review = re.sub('[^a-zA-Z]', ' ', text)
+    review = review.lower().split()
+    review = [ps.stem(word) for word in review if not word in stopwords.words('english')]
+    review = ' '.join(review)
+
+with `text = title + ' ' + author + ' ' + text` (missing values as ''). Nothing here runs in
+the pipeline; the graph version lives in `text.py` and `porter.py`. NLTK's stopword corpus
+is laid out from the project's carried copy, so no download is needed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from nltk.corpus import stopwords
+from nltk.stem.porter import PorterStemmer
+
+from preprocessing.stopwords import english_stopwords, install_nltk_corpus
+
+install_nltk_corpus()
+
+_NON_LETTERS = re.compile("[^a-zA-Z]")
+_STEMMER = PorterStemmer()
+
+
+@functools.lru_cache(maxsize=1)
+def _stopword_set() -> frozenset[str]:
+    return frozenset(english_stopwords())
+
+
+def join_fields(title: str | None, author: str | None, text: str | None) -> str:
+    """`title + ' ' + author + ' ' + text`, a missing value (None) counting as ''."""
+    return " ".join(field or "" for field in (title, author, text))
+
+
+def notebook_clean(text: str) -> str:
+    """The notebook's loop verbatim, `stopwords.words('english')` re-read for every word.
+
+    That re-read (a corpus-reader call building a 198-item list per word) is what makes the
+    notebook slow; it is kept on purpose as benchmark (a).
+    """
+    review = re.sub("[^a-zA-Z]", " ", text)
+    review = review.lower().split()
+    review = [_STEMMER.stem(word) for word in review
+              if not word in stopwords.words("english")]  # noqa: E713 (the notebook's code)
+    return " ".join(review)
+
+
+def clean(text: str, stem: bool = True) -> list[str]:
+    """The same cleaning as `notebook_clean`, with the stopwords in a frozenset; a token list.
+
+    stem=False skips the Porter stemmer (tokens are only lowercased and filtered).
+    """
+    stop = _stopword_set()
+    tokens = [word for word in _NON_LETTERS.sub(" ", text).lower().split() if word not in stop]
+    if stem:
+        return [_STEMMER.stem(word) for word in tokens]
+    return tokens

@@ -49,7 +49,14 @@ def eval_config(min_auc: float) -> tfma.EvalConfig:
                 output_names=[PROBABILITY],
                 metrics=[
                     _metric("ExampleCount"),
-                    tfma.MetricConfig(class_name="AUC", threshold=auc_gate),
+                    # The gate reads the overall slice only: the author slices can be small
+                    # enough (a few dozen articles) for their AUC to be noise.
+                    tfma.MetricConfig(
+                        class_name="AUC",
+                        per_slice_thresholds=[
+                            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=auc_gate)
+                        ],
+                    ),
                     _metric("AUC", name="auc_precision_recall", curve="PR"),
                     _metric("BinaryCrossentropy", name="loss"),
                     # Confusion counts at 1,000 thresholds: the evaluation report's ROC and

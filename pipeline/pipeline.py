@@ -13,6 +13,7 @@ from tfx import v1 as tfx
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
+from pipeline.code_version import source_fingerprint
 from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
 from preprocessing import features
 
@@ -59,7 +60,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"truncating": config.truncating},
+        custom_config={"truncating": config.truncating, "code": source_fingerprint("preprocessing")},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -68,7 +69,10 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={"hyperparameters": config.hyperparameters.as_custom_config()},
+        custom_config={
+            "hyperparameters": config.hyperparameters.as_custom_config(),
+            "code": source_fingerprint("components", "preprocessing"),
+        },
     )
     baseline_resolver = None
     if config.compare_with_baseline:

@@ -102,6 +102,8 @@ def _metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
         values = {}
         for by_sub_key in by_output.values():
             for name, value in by_sub_key.get("", {}).items():
+                if name.endswith("_diff"):  # Candidate minus baseline; the report shows those.
+                    continue
                 if "doubleValue" in value:
                     values[name] = float(value["doubleValue"])  # TFMA writes NaN as the string "NaN".
                 elif "confusionMatrixAtThresholds" in value:
@@ -165,14 +167,11 @@ def render(summary: RunSummary) -> str:
         r = summary.report
         lines.append(f"Input:       {r.rows_staged:,} rows staged of {r.rows_read:,} read "
                      f"(fake {r.label_counts['1']:,} / reliable {r.label_counts['0']:,})")
-        cleaned = {
-            "invalid labels skipped": r.invalid_labels_skipped, "blank lines skipped": r.blank_lines_skipped,
-            "empty documents": r.empty_documents, "duplicate ids": r.duplicate_ids,
-            "missing ids filled": r.missing_ids_filled, "NUL bytes removed": r.nul_bytes_removed,
-        }
-        noted = ", ".join(f"{name}: {count:,}" for name, count in cleaned.items() if count)
+        noted = ", ".join(f"{name}: {count:,}" for name, count in r.cleaning_counts().items() if count)
         if noted:
             lines.append(f"             {noted}")
+        if r.ignored_columns:
+            lines.append(f"             columns not used: {', '.join(r.ignored_columns)}")
     lines.append("Splits:      " + ", ".join(f"{split} {rows:,} rows" for split, rows in summary.split_rows.items()))
     anomaly_lines = [f"{split}: {a}" for split, found in summary.anomalies.items() for a in found]
     lines.append("Anomalies:   " + ("none" if not anomaly_lines else anomaly_lines[0]))
@@ -180,9 +179,10 @@ def render(summary: RunSummary) -> str:
     lines.append("Components:  " + ", ".join(
         f"{node} {state}" + (f" {seconds:.0f}s" if seconds is not None else "")
         for node, (state, seconds) in summary.components.items()))
-    for slice_key, values in summary.metrics.items():
-        shown = [f"{name}={values[name]:.4g}" for name in _METRIC_ORDER if name in values]
-        lines.append(f"Metrics [{slice_key}]: " + " ".join(shown))
+    overall = summary.metrics.get("overall", {})  # Per-slice figures are in the evaluation report.
+    if overall:
+        lines.append("Metrics:     " + " ".join(
+            f"{name}={overall[name]:.4g}" for name in _METRIC_ORDER if name in overall))
     if summary.blessed is None:
         lines.append("Blessing:    no evaluation in this run")
     else:

@@ -62,7 +62,14 @@ def test_unchanged_rerun_is_served_from_cache(pipeline_run):
     rerun = run_pipeline(pipeline_run.config)
     states = {node: state for node, (state, _) in rerun.summary.components.items()}
     assert states[dag.TRAINER] == states[dag.TRANSFORM] == states[dag.EXAMPLE_GEN] == "cached", states
-    assert rerun.summary.pushed_path is None or rerun.summary.pushed_path == pipeline_run.summary.pushed_path
+    # The Evaluator re-runs, now against the first run's model as baseline: the same model,
+    # so it is blessed (no regression), and the Pusher sees it is already served.
+    assert rerun.summary.blessed is True
+    assert rerun.summary.pushed_path == pipeline_run.summary.pushed_path
+    assert len(os.listdir(pipeline_run.config.serving_base)) == 1
+    overall = rerun.summary.metrics["overall"]  # The candidate's, not candidate-minus-baseline.
+    cells = sum(overall[c] for c in ("truePositives", "falsePositives", "trueNegatives", "falseNegatives"))
+    assert cells == pipeline_run.summary.split_rows["eval"]
 
 
 def test_impossible_bound_pushes_nothing(tmp_path, sample_csv):

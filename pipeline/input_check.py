@@ -5,6 +5,20 @@ Problems that would otherwise surface as a Beam stack trace deep inside CsvExamp
 found here and reported in one line naming the file (and line or column); the rest is
 cleaned and counted so the run summary can show it.
 
+What happens to each kind of bad input (docs/robustness.md has the table; tests/test_bad_data.py
+proves each row):
+
+- fails here, in one line naming the file (and line): a file that is empty, header-only, not
+  UTF-8 (latin-1, cp1252), or malformed CSV; a row with too many or too few fields; a label
+  other than 0/1 (unless drop_invalid, which skips and counts such rows); a text column in
+  which every value is a number, or an id column of decimal numbers (see _check_column_types).
+- cleaned and counted: a BOM and CRLF line ends (silently: they are encodings, not data), NUL
+  bytes, quoted newlines, blank lines, missing and duplicate ids, empty texts, and documents
+  the in-graph cleaning (letters a-z only) turns into no tokens at all: empty, digits and
+  punctuation only, or letters of other scripts only. Such rows are kept (the model sees only
+  padding for them): dropping them would hide from the Evaluator how it scores such articles.
+- ignored and listed: columns the configuration does not name.
+
 CsvExampleGen reads CSV line by line, so a quoted newline would split a row: the staged copy
 puts every row on one line (newlines inside a field become spaces, which the cleaning treats
 the same), with the canonical column names, in a folder named by its content hash so an
@@ -20,8 +34,9 @@ import io
 import json
 import os
 import pathlib
+import re
 import tempfile
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from pipeline.config import Columns
 
@@ -44,14 +59,37 @@ class StagingReport:
     rows_staged: int = 0
     invalid_labels_skipped: int = 0
     blank_lines_skipped: int = 0
-    empty_documents: int = 0  # Title, author and text all empty: the model sees only padding.
-    duplicate_ids: int = 0
-    missing_ids_filled: int = 0
+    # The document is title + author + text. These four counts are disjoint; the last three
+    # are rows the in-graph cleaning (letters a-z only) leaves without a token, so the model
+    # sees only padding for them.
+    empty_texts: int = 0  # Text empty, title or author not: the document is those alone.
+    empty_documents: int = 0  # Title, author and text all empty.
+    letterless_documents: int = 0  # Digits, punctuation, symbols only.
+    non_latin_documents: int = 0  # Letters, but none in a-z: other scripts, accented only.
+    multiline_rows_joined: int = 0  # Quoted newlines in a field, now spaces (same tokens).
+    duplicate_ids: int = 0  # Kept: a split is chosen by id, so copies share a split.
+    missing_ids_filled: int = 0  # With "<file>:<line>", so the row still has a split.
     nul_bytes_removed: int = 0
+    ignored_columns: list[str] = dataclasses.field(default_factory=list)  # Named in the summary.
     label_counts: dict[str, int] = dataclasses.field(default_factory=lambda: {"0": 0, "1": 0})
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
+
+    def cleaning_counts(self) -> dict[str, int]:
+        """What was cleaned, skipped or filled, by the names the run summary shows."""
+        return {
+            "invalid labels skipped": self.invalid_labels_skipped,
+            "blank lines skipped": self.blank_lines_skipped,
+            "empty texts": self.empty_texts,
+            "empty documents": self.empty_documents,
+            "documents of digits/punctuation only": self.letterless_documents,
+            "documents without a-z letters": self.non_latin_documents,
+            "rows with newlines joined": self.multiline_rows_joined,
+            "duplicate ids": self.duplicate_ids,
+            "missing ids filled": self.missing_ids_filled,
+            "NUL bytes removed": self.nul_bytes_removed,
+        }
 
 
 def find_csv_files(data: str | os.PathLike) -> list[pathlib.Path]:
@@ -113,6 +151,96 @@ def _one_line(value: str) -> str:
     return " ".join(value.split()) if ("\n" in value or "\r" in value) else value
 
 
+_ASCII_LETTER = re.compile("[a-zA-Z]")  # The in-graph cleaning's alphabet (preprocessing/text.py).
+
+
+def _count_document(values: dict[str, str], report: StagingReport) -> None:
+    """Counts the row in at most one of the document counts (StagingReport)."""
+    document = " ".join((values["title"], values["author"], values["text"]))
+    if not document.strip():
+        report.empty_documents += 1
+    elif not _ASCII_LETTER.search(document):
+        if any(character.isalpha() for character in document):
+            report.non_latin_documents += 1
+        else:
+            report.letterless_documents += 1
+    elif not values["text"].strip():
+        report.empty_texts += 1
+
+
+# CsvExampleGen infers each column's type from every value in it (tfx_bsl.coders.csv_decoder.
+# _InferValueType and ColumnTypeInferrer): INT < FLOAT < STRING, empty values aside.
+_INT64 = (-(2**63), 2**63 - 1)
+_TYPE_RANK = {"INT": 0, "FLOAT": 1, "STRING": 2}
+
+
+def csv_value_type(value: str) -> str | None:
+    """The type CsvExampleGen infers from one staged value; None for an empty one.
+
+    Mirrors tfx_bsl's rule exactly, on the UTF-8 bytes it sees (int() and float() accept
+    surrounding ASCII whitespace, underscores between digits, "nan", "inf"...).
+    """
+    cell = value.encode("utf-8")
+    if not cell:
+        return None
+    try:
+        return "INT" if _INT64[0] <= int(cell) <= _INT64[1] else "STRING"
+    except ValueError:
+        try:
+            float(cell)
+        except ValueError:
+            return "STRING"
+        return "FLOAT"
+
+
+class _Example(NamedTuple):
+    """The value that decided a column's inferred type, and where it is, for the message."""
+
+    path: pathlib.Path
+    line: int
+    value: str
+
+
+class _ColumnTypes:
+    """CsvExampleGen's inferred type of each staged column, and a value that shows it."""
+
+    def __init__(self) -> None:
+        self.types: dict[str, str] = {}
+        self.example: dict[str, _Example] = {}
+
+    def add(self, values: dict[str, str], path: pathlib.Path, line: int) -> None:
+        for key in ("id", "title", "author", "text"):
+            kind = csv_value_type(values[key])
+            if kind is not None and _TYPE_RANK[kind] > _TYPE_RANK.get(self.types.get(key, ""), -1):
+                self.types[key] = kind
+                self.example[key] = _Example(path, line, values[key])
+
+
+def _check_column_types(columns: Columns, types: _ColumnTypes) -> None:
+    """Fails on columns CsvExampleGen would type so that a component crashes later.
+
+    A text column in which every value parses as a number becomes an INT or FLOAT feature,
+    and the string ops of the Transform graph fail on it deep inside Beam. Such a column is a
+    wrong column mapping, not text, and it holds no token anyway (the cleaning keeps letters
+    only). ExampleGen partitions by id and accepts only string or integer ids: decimal ids
+    would fail there.
+    """
+    for key in ("title", "author", "text"):
+        if types.types.get(key) in ("INT", "FLOAT"):
+            where = types.example[key]
+            hint = "check --text-column" if key == "text" else f"pass --{key}-column '' if the data has no {key}"
+            raise InputError(
+                f"{where.path}:{where.line}: every value of column {getattr(columns, key)!r} is a number"
+                f" (here {where.value!r}); a {key} column must hold text ({hint})"
+            )
+    if types.types.get("id") == "FLOAT":
+        where = types.example["id"]
+        raise InputError(
+            f"{where.path}:{where.line}: column {columns.id!r} holds decimal numbers (here {where.value!r});"
+            " ids must be whole numbers or text, as the train/eval split hashes them"
+        )
+
+
 def check_and_stage(
     data: str | os.PathLike, staging_dir: str | os.PathLike, columns: Columns = Columns(),
     drop_invalid: bool = False,
@@ -121,6 +249,7 @@ def check_and_stage(
     files = find_csv_files(data)
     report = StagingReport(files=[str(f) for f in files], staged_csv="")
     seen_ids: set[str] = set()
+    column_types = _ColumnTypes()
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(STAGED_COLUMNS)
@@ -137,6 +266,10 @@ def check_and_stage(
             "text": _column_index(path, header, columns.text, required=True),
             "label": _column_index(path, header, columns.label, required=True),
         }
+        used = {i for i in index.values() if i is not None}
+        for i, name in enumerate(header):
+            if i not in used and name.strip() and name.strip() not in report.ignored_columns:
+                report.ignored_columns.append(name.strip())
         rows_before = report.rows_read
         for line, row in rows:
             if not any(field.strip() for field in row):
@@ -157,15 +290,18 @@ def check_and_stage(
                     f"{path}:{line}: label {label!r} is not 0 or 1"
                     " (pass --drop-invalid to skip and count such rows)"
                 )
-            values = {key: _one_line(row[i]) if i is not None else "" for key, i in index.items()}
+            raw = {key: row[i] if i is not None else "" for key, i in index.items()}
+            values = {key: _one_line(value) for key, value in raw.items()}
+            if values != raw:
+                report.multiline_rows_joined += 1
             if not values["id"].strip():
                 values["id"] = f"{path.name}:{line}"
                 report.missing_ids_filled += 1
             if values["id"] in seen_ids:
                 report.duplicate_ids += 1
             seen_ids.add(values["id"])
-            if not (values["title"].strip() or values["author"].strip() or values["text"].strip()):
-                report.empty_documents += 1
+            _count_document(values, report)
+            column_types.add(values, path, line)
             values["label"] = VALID_LABELS[label]
             report.label_counts[values["label"]] += 1
             writer.writerow([values[key] for key in STAGED_COLUMNS])
@@ -174,6 +310,7 @@ def check_and_stage(
             raise InputError(f"{path}: no data rows, only a header")
     if report.rows_staged == 0:
         raise InputError(f"{data}: every row was skipped; nothing to train on")
+    _check_column_types(columns, column_types)
     report.staged_csv = str(_write_staged(buffer.getvalue(), pathlib.Path(staging_dir)))
     return report
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Callable, Iterator, TextIO
 
@@ -18,6 +20,22 @@ from pipeline.input_check import StagingReport, check_and_stage
 from pipeline.pipeline import create_pipeline
 
 LOG_FILE = "run.log"
+STOP_GRACE_SECONDS = 30  # After SIGTERM, for the run to wind down before the process is ended.
+
+
+class RunInterrupted(BaseException):
+    """The run got SIGTERM (Kubernetes, CI timeouts, `kill`); `component` was running.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way up can
+    swallow it (AutoGraph's, for one, turns an error raised while it converts a function into
+    a warning, and the run would go on). TFX's launcher then does not record the execution it
+    interrupts, so `run` marks it FAILED itself. A re-run reuses every component that had
+    completed (from the cache) and runs the rest.
+    """
+
+    def __init__(self, component: str | None):
+        self.component = component
+        super().__init__(f"interrupted by SIGTERM{f' during {component}' if component else ''}")
 
 
 class ComponentProgress(logging.Handler):
@@ -28,6 +46,11 @@ class ComponentProgress(logging.Handler):
         self._write = write
         self._started: dict[str, float] = {}
         self.durations: dict[str, float] = {}
+
+    @property
+    def running(self) -> str | None:
+        """The component started last and not finished yet, if any."""
+        return next(reversed(self._started), None)
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "Component %s is running." and record.args:
@@ -71,9 +94,57 @@ def _logging_to(log_path: str, progress: ComponentProgress) -> Iterator[None]:
         file_handler.close()
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts(progress: ComponentProgress) -> Iterator[None]:
+    """SIGTERM raises RunInterrupted in the main thread, where the components run. A second
+    SIGTERM, or the run still going STOP_GRACE_SECONDS later, ends the process at once: an
+    exception raised while a __del__ runs is only printed, so the first one can be lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Only the main thread may set signal handlers; SIGTERM keeps its meaning.
+        return
+    watchdogs: list[threading.Timer] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))
+        watchdog.daemon = True
+        watchdog.start()
+        watchdogs.append(watchdog)
+        raise RunInterrupted(progress.running)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        for watchdog in watchdogs:
+            watchdog.cancel()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail_unfinished_executions(metadata_path: str, since_ms: int) -> None:
+    """Marks FAILED the executions this run left RUNNING: an interrupt (RunInterrupted,
+    KeyboardInterrupt) bypasses the launcher's own failure bookkeeping, and a forever-RUNNING
+    execution would mislead whoever reads the store."""
+    import ml_metadata as mlmd
+    from ml_metadata.proto import metadata_store_pb2
+
+    try:
+        store = mlmd.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
+        unfinished = [execution for execution in store.get_executions()
+                      if execution.last_known_state == metadata_store_pb2.Execution.RUNNING
+                      and execution.create_time_since_epoch >= since_ms]
+        for execution in unfinished:
+            execution.last_known_state = metadata_store_pb2.Execution.FAILED
+        if unfinished:
+            store.put_executions(unfinished)
+    except Exception:  # The interrupt is the news; a bookkeeping failure must not mask it.
+        logging.getLogger(__name__).exception("could not mark the interrupted executions FAILED")
+
+
 def run(config: PipelineConfig, out: TextIO = sys.stdout) -> tuple[StagingReport, dict[str, float]]:
     """Checks and stages the input, then runs the whole DAG. Returns the staging report and
-    each component's wall time in seconds. Raises InputError before Beam starts on bad input."""
+    each component's wall time in seconds. Raises InputError before Beam starts on bad input,
+    and RunInterrupted if SIGTERM arrives during the run."""
     report = check_and_stage(config.data, config.staging_dir, config.columns, config.drop_invalid)
     print(f"Input: {report.rows_staged:,} rows from {len(report.files)} file(s) → {report.staged_csv}", file=out)
     os.makedirs(config.output, exist_ok=True)
@@ -85,6 +156,11 @@ def run(config: PipelineConfig, out: TextIO = sys.stdout) -> tuple[StagingReport
         ),
     )
     progress = ComponentProgress(lambda line: print(line, file=out, flush=True))
-    with _logging_to(os.path.join(config.output, LOG_FILE), progress):
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+    started_ms = int(time.time() * 1000)
+    with _logging_to(os.path.join(config.output, LOG_FILE), progress), _sigterm_interrupts(progress):
+        try:
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        except BaseException:
+            _fail_unfinished_executions(config.metadata_path, started_ms)
+            raise
     return report, progress.durations

@@ -1,0 +1,79 @@
+"""`fakenews serve`: TF Serving's REST and gRPC APIs for a pushed model, without Docker.
+
+Serves the highest numbered version under --model-base and swaps in newer ones as the
+Pusher writes them. Production runs TF Serving itself (serving/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pipeline.config import MODEL_NAME
+    from serving import settings
+
+    parser.add_argument("--model-base", required=True, metavar="DIR",
+                        help="folder of numbered versions: the Pusher's <run output>/serving/<model name>")
+    parser.add_argument("--model-name", default=MODEL_NAME, metavar="NAME",
+                        help="name in request URLs and ModelSpecs (default: %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)")
+    parser.add_argument("--rest-port", type=int, default=settings.REST_PORT, help="(default: %(default)s)")
+    parser.add_argument("--grpc-port", type=int, default=settings.GRPC_PORT, help="(default: %(default)s)")
+    parser.add_argument("--max-batch", type=_positive, default=settings.MAX_BATCH, metavar="ROWS",
+                        help="most articles in one request (default: %(default)s)")
+    parser.add_argument("--max-body-bytes", type=_positive, default=settings.MAX_BODY_BYTES, metavar="BYTES",
+                        help="largest REST body or gRPC message (default: %(default)s = 32 MiB)")
+    parser.add_argument("--poll-seconds", type=float, default=settings.POLL_SECONDS,
+                        help="how often to look for a new version (default: %(default)s)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from serving.model_store import list_versions
+    from serving.server import LocalModelServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # TensorFlow's own INFO/WARNING lines at each load (restoring variables, the v1 loader's
+    # deprecation notice, see serving/servable.py) say nothing an operator needs.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    server = LocalModelServer(
+        args.model_base, args.model_name, host=args.host, rest_port=args.rest_port, grpc_port=args.grpc_port,
+        max_batch=args.max_batch, max_body_bytes=args.max_body_bytes, poll_seconds=args.poll_seconds,
+    )
+    try:
+        server.start()
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    current = server.store.current
+    if current is not None:
+        serving = f"version {current.version}"
+    elif list_versions(args.model_base):
+        serving = "no version loaded (errors above); waiting for a new one"
+    else:
+        serving = "no version yet; waiting for one to be pushed"
+    print(f"Serving '{server.model_name}' from {args.model_base}: {serving}\n"
+          f"  REST  {server.rest_url}/v1/models/{server.model_name}\n"
+          f"  gRPC  {server.grpc_target}\n"
+          "Ctrl-C to stop.", flush=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,16 @@
+"""Defaults of the local server, in a module free of TensorFlow so `fakenews --help` stays fast.
+
+Limits: TF Serving caps neither request size nor batch. Its gRPC server accepts messages up to
+2 GB (server.cc: SetMaxMessageSize(kint32max); the 4 MB often quoted is gRPC's own default,
+which TF Serving overrides) and its REST server reads any body. The local server refuses a
+request over MAX_BODY_BYTES before parsing it (REST 413, gRPC RESOURCE_EXHAUSTED) and a batch
+over MAX_BATCH rows (400 / INVALID_ARGUMENT): 32 MiB holds 1,024 long articles, and no single
+request can take the process's memory.
+"""
+
+REST_PORT = 8501  # TF Serving's ports.
+GRPC_PORT = 8500
+MAX_BATCH = 1024
+MAX_BODY_BYTES = 32 * 1024 * 1024
+POLL_SECONDS = 1.0  # TF Serving's --file_system_poll_wait_seconds default.
+GRPC_THREADS = 8

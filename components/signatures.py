@@ -84,5 +84,8 @@ class ServingModule(tf.Module):
 
 def export(model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float, path: str,
            trim_padding: bool = False) -> None:
-    module = ServingModule(model, tf_transform_output, threshold, trim_padding)
+    # A fresh functional model over the same layers: the trained one is compiled, and saving
+    # it would also save Adam's slot variables (twice the weights) that serving never reads.
+    inference_model = keras.Model(model.inputs, model.outputs, name=model.name)
+    module = ServingModule(inference_model, tf_transform_output, threshold, trim_padding)
     tf.saved_model.save(module, path, signatures=module.signatures())

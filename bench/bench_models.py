@@ -1,0 +1,290 @@
+"""Benchmark: the notebook's network vs the improved variant, trained on the same splits in
+one run, against a tuned TF-IDF + logistic-regression baseline; plus serving latency.
+
+Steps (one process, so the speed figures are ratios measured together):
+  1. the whole default `fakenews run` (ingest -> pushed model), timed end to end;
+  2. from that run's Transform output, train the `notebook` and `improved` variants with the
+     pipeline's own `components.trainer.train` (same train split, same validation slice);
+  3. score the eval split through each exported model's `predict_examples` signature:
+     F1 (fake), macro F1, precision, recall, AUC at the model's stored threshold;
+  4. TF-IDF + LR on the same splits: sklearn defaults, and tuned (sublinear TF, C=10,
+     threshold chosen on the same validation slice);
+  5. serving latency of each exported model for one median-length article (p50/p99) and
+     batch-64 throughput, in-process and over REST through the local TF-Serving-API server.
+
+Run from the repository root (takes ~15-25 minutes on 2 cores):
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/bench_models.py
+Writes bench/results/models.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import pathlib
+import platform
+import sys
+import tempfile
+import time
+from typing import Callable
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_transform as tft  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score  # noqa: E402
+
+from components import signatures, trainer  # noqa: E402
+from pipeline import local_runner  # noqa: E402
+from pipeline import pipeline as dag  # noqa: E402
+from pipeline.config import PipelineConfig, hyperparameters_for  # noqa: E402
+from pipeline.summary import latest_run_outputs  # noqa: E402
+from preprocessing import features, reference  # noqa: E402
+from tests.data import canonical_path  # noqa: E402
+
+NOTEBOOK_EPOCHS = 50  # What the notebook trains for; its time is extrapolated from s/epoch.
+LATENCY_CALLS = 300
+THROUGHPUT_BATCHES = 20
+
+
+@dataclasses.dataclass
+class Splits:
+    """Raw examples (serialized) and transformed (token_ids, label) data of one pipeline run."""
+
+    tf_transform_output: tft.TFTransformOutput
+    train_transformed: tf.data.Dataset
+    train_raw: list[bytes]
+    eval_raw: list[bytes]
+
+
+def _records(pattern: str) -> list[bytes]:
+    files = sorted(glob.glob(pattern))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def load_splits(config: PipelineConfig) -> Splits:
+    _, outputs = latest_run_outputs(config)
+    transform_output = tft.TFTransformOutput(outputs[dag.TRANSFORM]["transform_graph"][0].uri)
+    transformed = outputs[dag.TRANSFORM]["transformed_examples"][0].uri
+    raw = outputs[dag.EXAMPLE_GEN]["examples"][0].uri
+    return Splits(
+        tf_transform_output=transform_output,
+        train_transformed=trainer.read_examples([f"{transformed}/Split-train/*"], transform_output),
+        train_raw=_records(f"{raw}/Split-train/*"),
+        eval_raw=_records(f"{raw}/Split-eval/*"),
+    )
+
+
+def _field(example: tf.train.Example, key: str) -> str:
+    values = example.features.feature[key].bytes_list.value
+    return values[0].decode("utf-8") if values else ""
+
+
+def raw_columns(records: list[bytes]) -> tuple[dict[str, list[str]], np.ndarray]:
+    examples = [tf.train.Example.FromString(r) for r in records]
+    columns = {key: [_field(ex, key) for ex in examples] for key in features.TEXT_KEYS}
+    labels = np.array([ex.features.feature[features.LABEL_KEY].int64_list.value[0] for ex in examples])
+    return columns, labels
+
+
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    return {
+        "f1_fake": f1_score(labels, predicted),
+        "macro_f1": f1_score(labels, predicted, average="macro"),
+        "precision": precision_score(labels, predicted, zero_division=0),
+        "recall": recall_score(labels, predicted),
+        "auc": roc_auc_score(labels, probabilities),
+    }
+
+
+def score_model(model_dir: str, records: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    predict = tf.saved_model.load(model_dir).signatures["predict_examples"]
+    probabilities, predicted = [], []
+    for start in range(0, len(records), 256):
+        out = predict(examples=tf.constant(records[start:start + 256]))
+        probabilities.append(out["probability"].numpy())
+        predicted.append(out["label"].numpy())
+    return np.concatenate(probabilities), np.concatenate(predicted)
+
+
+def train_variant(name: str, splits: Splits, export_dir: str) -> dict[str, object]:
+    hparams = hyperparameters_for(name)
+    started = time.perf_counter()
+    result = trainer.train(hparams, splits.train_transformed, verbose=2)
+    train_seconds = time.perf_counter() - started
+    signatures.export(result.model, splits.tf_transform_output, result.threshold, export_dir,
+                      trim_padding=hparams.mask_padding)
+    val_loss = result.history["val_loss"]
+    return {
+        "epochs_run": len(result.epoch_seconds),
+        "best_epoch": int(np.argmin(val_loss)) + 1,
+        "seconds_per_epoch": float(np.mean(result.epoch_seconds)),
+        "epoch_seconds": result.epoch_seconds,
+        "train_seconds": train_seconds,
+        "threshold": result.threshold,
+    }
+
+
+def tfidf_baseline(splits: Splits, tuned: bool) -> dict[str, float]:
+    """TF-IDF + LR on the notebook's cleaned, stemmed text; tuned: sublinear TF, C=10 and the
+    threshold chosen on the train split's validation slice (every k-th row, as the Trainer)."""
+    def documents(records: list[bytes]) -> tuple[list[str], np.ndarray]:
+        columns, labels = raw_columns(records)
+        docs = [" ".join(reference.clean(reference.join_fields(*fields)))
+                for fields in zip(*(columns[key] for key in features.TEXT_KEYS))]
+        return docs, labels
+
+    train_docs, train_labels = documents(splits.train_raw)
+    eval_docs, eval_labels = documents(splits.eval_raw)
+    threshold = 0.5
+    if tuned:
+        every = round(1 / hyperparameters_for().validation_fraction)
+        held_out = np.arange(len(train_docs)) % every == 0
+        fit_docs = [d for d, h in zip(train_docs, held_out) if not h]
+        vectorizer = TfidfVectorizer(sublinear_tf=True)
+        model = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(fit_docs), train_labels[~held_out])
+        validation = model.predict_proba(vectorizer.transform([d for d, h in zip(train_docs, held_out) if h]))[:, 1]
+        threshold, _ = trainer.best_f1_threshold(train_labels[held_out], validation)
+        vectorizer_all = vectorizer
+    else:
+        vectorizer_all = TfidfVectorizer()
+        model = LogisticRegression(max_iter=2000).fit(vectorizer_all.fit_transform(train_docs), train_labels)
+    probabilities = model.predict_proba(vectorizer_all.transform(eval_docs))[:, 1]
+    return {**classification_metrics(eval_labels, probabilities, (probabilities >= threshold).astype(int)),
+            "threshold": threshold}
+
+
+def median_article(splits: Splits) -> dict[str, str]:
+    columns, _ = raw_columns(splits.eval_raw)
+    rows = [dict(zip(features.TEXT_KEYS, fields)) for fields in zip(*(columns[k] for k in features.TEXT_KEYS))]
+    lengths = [len(reference.clean(reference.join_fields(*row.values()))) for row in rows]
+    return rows[int(np.argsort(lengths)[len(lengths) // 2])]
+
+
+def measure_latency(call_one: Callable[[], object], call_batch: Callable[[], object], batch_size: int) -> dict[str, float]:
+    """p50/p99 of single-article calls, and documents/s of batch calls, after a warm-up."""
+    for _ in range(20):
+        call_one()
+        call_batch()
+    times = []
+    for _ in range(LATENCY_CALLS):
+        start = time.perf_counter()
+        call_one()
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(THROUGHPUT_BATCHES):
+        call_batch()
+    elapsed = time.perf_counter() - start
+    return {"p50_ms": 1e3 * float(np.percentile(times, 50)), "p99_ms": 1e3 * float(np.percentile(times, 99)),
+            "batch64_docs_per_s": THROUGHPUT_BATCHES * batch_size / elapsed}
+
+
+def latency_in_process(model_dir: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict[str, float]:
+    """The exported serving_default signature called directly, as TF Serving would run it."""
+    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    one = {k: tf.constant([v]) for k, v in article.items()}
+    many = {k: tf.constant([row[k] for row in batch]) for k in features.TEXT_KEYS}
+    return measure_latency(lambda: serve(**one), lambda: serve(**many), len(batch))
+
+
+def latency_over_rest(model_base: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict[str, float]:
+    """The same through the local TF-Serving-API server and the project's REST client."""
+    from serving.client import Article, RestClient
+    from serving.server import LocalModelServer
+
+    one, many = [Article(**article)], [Article(**row) for row in batch]
+    with LocalModelServer(model_base, "bench", rest_port=0, grpc_port=0) as server, \
+            RestClient(server.rest_url, "bench") as client:
+        return measure_latency(lambda: client.predict(one), lambda: client.predict(many), len(batch))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(canonical_path("articles.csv")))
+    parser.add_argument("--output", default=str(REPO_ROOT / "runs" / "bench_models"))
+    parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "models.json"))
+    args = parser.parse_args()
+
+    config = PipelineConfig(data=args.data, output=args.output, enable_cache=False)
+    started = time.perf_counter()
+    _, durations = local_runner.run(config)
+    run_seconds = time.perf_counter() - started
+    print(f"Default pipeline run: {run_seconds:.0f} s")
+
+    splits = load_splits(config)
+    eval_labels = raw_columns(splits.eval_raw)[1]
+    article = median_article(splits)
+    batch_columns, _ = raw_columns(splits.eval_raw[:64])
+    batch = [dict(zip(features.TEXT_KEYS, f)) for f in zip(*(batch_columns[k] for k in features.TEXT_KEYS))]
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as exports:
+        for name in ("notebook", "improved"):
+            model_dir = os.path.join(exports, name, "1")
+            results[name] = train_variant(name, splits, model_dir)
+            probabilities, predicted = score_model(model_dir, splits.eval_raw)
+            results[name].update(classification_metrics(eval_labels, probabilities, predicted))
+            results[name]["in_process"] = latency_in_process(model_dir, article, batch)
+            results[name]["rest"] = latency_over_rest(os.path.join(exports, name), article, batch)
+            print(name, json.dumps(results[name], indent=1, default=float))
+    results["tfidf_lr_default"] = tfidf_baseline(splits, tuned=False)
+    results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True)
+
+    notebook_50_epochs = NOTEBOOK_EPOCHS * results["notebook"]["seconds_per_epoch"]
+    report = {
+        "data": args.data,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__},
+        "eval_rows": int(len(eval_labels)),
+        "default_run_seconds": run_seconds,
+        "default_run_components": durations,
+        "notebook_50_epoch_seconds": notebook_50_epochs,
+        "default_run_fraction_of_notebook_50_epochs": run_seconds / notebook_50_epochs,
+        "improved_vs_notebook_seconds_per_epoch": results["improved"]["seconds_per_epoch"]
+        / results["notebook"]["seconds_per_epoch"],
+        "median_article_tokens": len(reference.clean(reference.join_fields(*article.values()))),
+        "results": results,
+    }
+    pathlib.Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.results).write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
+    print(markdown_table(report))
+
+
+def markdown_table(report: dict) -> str:
+    r = report["results"]
+    lines = [
+        "| | s/epoch | epochs to best val loss | train s | F1 (fake) | macro F1 | precision | recall | AUC |"
+        " threshold | in-process p50/p99 ms | REST p50/p99 ms | batch-64 docs/s (in-process / REST) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("notebook", "improved"):
+        v = r[name]
+        lines.append(
+            f"| LSTM `{name}` | {v['seconds_per_epoch']:.1f} | {v['best_epoch']} of {v['epochs_run']} | "
+            f"{v['train_seconds']:.0f} | {v['f1_fake']:.3f} | {v['macro_f1']:.3f} | {v['precision']:.3f} | "
+            f"{v['recall']:.3f} | {v['auc']:.3f} | {v['threshold']:.3f} | "
+            f"{v['in_process']['p50_ms']:.1f} / {v['in_process']['p99_ms']:.1f} | "
+            f"{v['rest']['p50_ms']:.1f} / {v['rest']['p99_ms']:.1f} | "
+            f"{v['in_process']['batch64_docs_per_s']:.0f} / {v['rest']['batch64_docs_per_s']:.0f} |")
+    for name, label in (("tfidf_lr_default", "TF-IDF + LR (defaults)"), ("tfidf_lr_tuned", "TF-IDF + LR (tuned)")):
+        v = r[name]
+        lines.append(f"| {label} | | | | {v['f1_fake']:.3f} | {v['macro_f1']:.3f} | {v['precision']:.3f} | "
+                     f"{v['recall']:.3f} | {v['auc']:.3f} | {v['threshold']:.3f} | | | |")
+    lines.append("")
+    lines.append(f"Default `fakenews run` ingest → pushed model: {report['default_run_seconds']:.0f} s = "
+                 f"{report['default_run_fraction_of_notebook_50_epochs']:.2f} × the notebook's 50 epochs "
+                 f"({report['notebook_50_epoch_seconds']:.0f} s at its measured s/epoch). "
+                 f"Improved s/epoch = {report['improved_vs_notebook_seconds_per_epoch']:.2f} × notebook's.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

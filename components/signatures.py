@@ -32,7 +32,10 @@ class ServingModule(tf.Module):
         self.tft_layer = tf_transform_output.transform_features_layer()
         self.threshold = tf.Variable(threshold, dtype=tf.float32, trainable=False, name="threshold")
         raw_spec = tf_transform_output.raw_feature_spec()
-        raw_spec.pop(features.LABEL_KEY, None)
+        # Clients send articles: neither the label nor the row id is theirs to give, and the
+        # Transform graph does not read the id.
+        for key in (features.LABEL_KEY, features.ID_KEY):
+            raw_spec.pop(key, None)
         self._raw_spec = raw_spec
 
     def _predict(self, transformed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -5,8 +5,8 @@ Problems that would otherwise surface as a Beam stack trace deep inside CsvExamp
 found here and reported in one line naming the file (and line or column); the rest is
 cleaned and counted so the run summary can show it.
 
-What happens to each kind of bad input (docs/robustness.md has the table; tests/test_bad_data.py
-proves each row):
+What happens to each kind of bad input (the table is in README, "What happens when things go
+wrong"; tests/test_bad_data.py proves each row):
 
 - fails here, in one line naming the file (and line): a file that is empty, header-only, not
   UTF-8 (latin-1, cp1252), or malformed CSV; a row with too many or too few fields; a label

@@ -2,9 +2,9 @@
 
 Either the row is cleaned (or kept) and counted in the StagingReport, which the run summary
 prints, or the run stops with a one-line InputError naming the file and, for a row, its line.
-`--drop-invalid` turns invalid labels into counted skips. The table of cases and outcomes is
-docs/robustness.md; the last test drives one file holding every "cleaned and counted" case
-through the real pipeline, to show nothing of it reaches Beam in a form that crashes there.
+`--drop-invalid` turns invalid labels into counted skips. The table of cases and outcomes is in
+README ("What happens when things go wrong"); the last test drives one file holding every
+"cleaned and counted" case through the real pipeline, to show nothing of it reaches Beam in a form that crashes there.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pipeline.config import DEFAULT_BEAM_ARGS
 IMAGE = "europe-docker.pkg.dev/my-project/pipelines/fakenews:0.1.0"
 DATAFLOW = BeamSettings(project="my-project", region="europe-west1", temp_location="gs://my-bucket/tmp",
                         machine_type="n2-standard-8", max_workers=20)
-README = pathlib.Path(__file__).resolve().parent.parent / "kubeflow" / "README.md"
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
 
 def parsed(args: tuple[str, ...], caplog: pytest.LogCaptureFixture) -> PipelineOptions:

@@ -2,6 +2,7 @@ r"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Ku
 
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
              \-> Transform -> Trainer -> Evaluator (vs. the latest blessed model) -> Pusher
+                                                 \-> EvaluationReport
 """
 
 from __future__ import annotations

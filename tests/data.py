@@ -26,3 +26,18 @@ def read_rows(name: str, limit: int | None = None) -> list[dict[str, str]]:
     with canonical_path(name).open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         return [row for _, row in zip(range(limit) if limit is not None else iter(int, 1), reader)]
+
+
+def serialized_example(row: dict[str, str], keys: tuple[str, ...] = ("title", "author", "text"),
+                       with_label: bool = False) -> bytes:
+    """A row as a serialized tf.Example, the way CsvExampleGen builds one: empty values are
+    absent; the label, when asked for, as an int64."""
+    import tensorflow as tf
+
+    feature = {
+        key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[row[key].encode("utf-8")]))
+        for key in keys if row[key]
+    }
+    if with_label:
+        feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row["label"])]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()

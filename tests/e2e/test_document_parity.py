@@ -8,20 +8,11 @@ import pytest
 import tensorflow as tf
 
 from preprocessing import features, reference, text
-from tests.data import read_rows
+from tests.data import read_rows, serialized_example
 
 pytestmark = pytest.mark.e2e
 
 ROWS = 2_000
-
-
-def _example(row: dict[str, str]) -> bytes:
-    """The raw strings as a client sends them; '' is a missing value, as in CsvExampleGen."""
-    feature = {
-        key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[row[key].encode("utf-8")]))
-        for key in features.TEXT_KEYS if row[key]
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def notebook_ids(rows: list[dict[str, str]]) -> np.ndarray:
@@ -38,7 +29,7 @@ def test_serving_graph_ids_equal_the_notebook_cleaning_on_2000_articles(pipeline
     served = tf.saved_model.load(pipeline_run.summary.pushed_path)
     transform = served.signatures["transform_features"]
     graph_ids = np.concatenate([
-        transform(examples=tf.constant([_example(row) for row in rows[start:start + 250]]))[
+        transform(examples=tf.constant([serialized_example(row) for row in rows[start:start + 250]]))[
             features.TOKEN_IDS_KEY].numpy()
         for start in range(0, ROWS, 250)
     ])

@@ -15,7 +15,7 @@ from fakenews.commands import report as report_command
 from pipeline import pipeline as dag
 from pipeline.summary import latest_run_outputs
 from preprocessing import features
-from tests.data import read_rows
+from tests.data import read_rows, serialized_example
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +26,10 @@ def served(pipeline_run):
     return tf.saved_model.load(pipeline_run.summary.pushed_path)
 
 
-def _raw_example(row: dict[str, str]) -> bytes:
-    feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[row[key].encode("utf-8")]))
-               for key in features.TEXT_KEYS if row[key]}
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 def test_prediction_does_not_depend_on_the_padding_in_front(served):
     rows = [row for row in read_rows("articles.csv", limit=120) if row["text"].strip()][:50]
-    padded = served.signatures["transform_features"](examples=tf.constant([_raw_example(r) for r in rows]))
+    examples = tf.constant([serialized_example(row) for row in rows])
+    padded = served.signatures["transform_features"](examples=examples)
     token_ids = padded[features.TOKEN_IDS_KEY].numpy()
     lengths = np.count_nonzero(token_ids, axis=1)
     assert len(rows) == 50 and lengths.min() >= 1

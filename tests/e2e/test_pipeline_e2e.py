@@ -15,6 +15,7 @@ from pipeline import pipeline as dag
 from pipeline.summary import latest_run_outputs
 from preprocessing import features
 from tests.conftest import IMPOSSIBLE_MIN_AUC, MEETABLE_MIN_AUC, run_pipeline
+from tests.data import serialized_example
 
 pytestmark = pytest.mark.e2e
 
@@ -84,20 +85,13 @@ def test_impossible_bound_pushes_nothing(tmp_path, sample_csv):
     assert not os.path.exists(config.serving_base) or not os.listdir(config.serving_base)
 
 
-def _raw_example(row: dict[str, str]) -> bytes:
-    """A tf.Example as CsvExampleGen builds one from a CSV row: empty values are absent."""
-    feature = {}
-    for key in ("id", *features.TEXT_KEYS):
-        if row[key]:
-            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[row[key].encode()]))
-    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row["label"])]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
     with open(pipeline_run.report.staged_csv, encoding="utf-8", newline="") as f:
         rows = [row for _, row in zip(range(200), csv.DictReader(f))]
-    examples = tf.constant([_raw_example(row) for row in rows])
+    # With id and label: the raw feature spec parsed below (the Transform's input) requires them.
+    examples = tf.constant([
+        serialized_example(row, ("id", *features.TEXT_KEYS), with_label=True) for row in rows
+    ])
 
     pushed = tf.saved_model.load(pipeline_run.summary.pushed_path)
     served = pushed.signatures["predict_examples"](examples=examples)["probability"].numpy()

@@ -10,7 +10,8 @@ Steps (one process, so the speed figures are ratios measured together):
   4. TF-IDF + LR on the same splits: sklearn defaults, and tuned (sublinear TF, C=10,
      threshold chosen on the same validation slice);
   5. serving latency of each exported model for one median-length article (p50/p99) and
-     batch-64 throughput, in-process and over REST through the local TF-Serving-API server.
+     batch-64 throughput, in-process and over REST through the local TF-Serving-API server,
+     measured in a child process set up as `fakenews serve` is (serving/settings.py).
 
 Run from the repository root (takes ~15-25 minutes on 2 cores):
     TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/bench_models.py
@@ -26,6 +27,7 @@ import json
 import os
 import pathlib
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -208,12 +210,36 @@ def latency_over_rest(model_base: str, article: dict[str, str], batch: list[dict
         return measure_latency(lambda: client.predict(one), lambda: client.predict(many), len(batch))
 
 
+def serving_latency(model_base: str, requests: dict) -> dict[str, dict[str, float]]:
+    model_dir = os.path.join(model_base, "1")
+    return {"in_process": latency_in_process(model_dir, requests["article"], requests["batch"]),
+            "rest": latency_over_rest(model_base, requests["article"], requests["batch"])}
+
+
+def latency_in_child(model_base: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict:
+    """serving_latency in a fresh process with the serving kernel settings, which must be set
+    before TensorFlow loads (this process has trained with the default ones)."""
+    from serving import settings
+
+    requests = pathlib.Path(model_base, "requests.json")
+    requests.write_text(json.dumps({"article": article, "batch": batch}), encoding="utf-8")
+    child = subprocess.run(
+        [sys.executable, __file__, "--latency-of", model_base, "--requests", str(requests)],
+        env={**os.environ, **settings.KERNEL_ENVIRONMENT}, capture_output=True, text=True, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(canonical_path("articles.csv")))
     parser.add_argument("--output", default=str(REPO_ROOT / "runs" / "bench_models"))
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "models.json"))
+    parser.add_argument("--latency-of", metavar="MODEL_BASE", help=argparse.SUPPRESS)  # The child's job.
+    parser.add_argument("--requests", metavar="JSON", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.latency_of:
+        print(json.dumps(serving_latency(args.latency_of, json.loads(pathlib.Path(args.requests).read_text()))))
+        return
 
     config = PipelineConfig(data=args.data, output=args.output, enable_cache=False)
     started = time.perf_counter()
@@ -233,8 +259,7 @@ def main() -> None:
             results[name] = train_variant(name, splits, model_dir)
             probabilities, predicted = score_model(model_dir, splits.eval_raw)
             results[name].update(classification_metrics(eval_labels, probabilities, predicted))
-            results[name]["in_process"] = latency_in_process(model_dir, article, batch)
-            results[name]["rest"] = latency_over_rest(os.path.join(exports, name), article, batch)
+            results[name].update(latency_in_child(os.path.join(exports, name), article, batch))
             print(name, json.dumps(results[name], indent=1, default=float))
     results["tfidf_lr_default"] = tfidf_baseline(splits, tuned=False)
     results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True)

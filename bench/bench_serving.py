@@ -32,12 +32,16 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from serving import settings  # noqa: E402
+
+# The in-process and REST-handler paths run here: the same kernels as `fakenews serve`.
+for _name, _value in settings.KERNEL_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from serving.client import Article, ClientError, RestClient  # noqa: E402
-from serving import settings  # noqa: E402
 from serving.grpc_client import GrpcClient  # noqa: E402
 from serving.model_store import ModelStore, list_versions  # noqa: E402
 from serving.rest import RestApi  # noqa: E402

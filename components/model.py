@@ -4,32 +4,173 @@ Embedding -> Dropout -> LSTM -> Dropout -> Dense(relu)… -> Dense(1, sigmoid). 
 separate layer, not the LSTM's `dropout=` argument, which tf_keras' saved graphs handle badly.
 With `mask_padding`, the Embedding's mask makes the LSTM skip padding steps: its state (and
 so the prediction) does not depend on how much padding precedes a document.
+
+With `ensemble_size` n > 1 the model holds n independent copies of that network side by side
+in layers n times as wide: copy m owns columns [m*E, (m+1)*E) of the embedding, units
+[m*u, (m+1)*u) of each LSTM gate, and its own block of each dense layer. Block-diagonal
+weights keep the copies apart: the weights between copies start at zero and a constraint puts
+them back to zero after every update, so no copy ever reads another's units, and each copy's
+gradient comes from its own prediction only. Each block starts as that copy's own layer would
+(Glorot, orthogonal). The copies thus learn as n separately trained networks would, in two
+LSTM loops (one per direction) instead of 2n, which keeps building and running the training
+graph about as cheap as for one network. The output is the copies' probabilities,
+[batch, n]; the loss is the mean of their losses.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import tensorflow as tf
 import tf_keras as keras
 
 from pipeline.config import Hyperparameters
 from preprocessing import features
 
+LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
+EMBEDDING, LSTM = "embedding", "lstm"
+PROBABILITIES = "probabilities"
+
+
+def dense_name(index: int) -> str:
+    return f"dense{index + 1}"
+
+
+def _blocks(size: int, copies: int) -> list[np.ndarray]:
+    """Copy m's indices among `copies` equal consecutive blocks of `size` each."""
+    return [np.arange(m * size, (m + 1) * size) for m in range(copies)]
+
+
+def lstm_columns(units: int, copies: int) -> list[np.ndarray]:
+    """Copy m's columns of a wide LSTM's weights: its `units` within each of the four gates."""
+    width = units * copies
+    return [np.concatenate([gate * width + m * units + np.arange(units) for gate in range(LSTM_GATES)])
+            for m in range(copies)]
+
+
+def lstm_output_rows(units: int, copies: int, directions: int) -> list[np.ndarray]:
+    """Copy m's units of the (Bidirectional) LSTM output: forward block, then backward block."""
+    return [np.concatenate([d * units * copies + m * units + np.arange(units) for d in range(directions)])
+            for m in range(copies)]
+
+
+@keras.utils.register_keras_serializable(package="fakenews")  # Bidirectional rebuilds its LSTMs from config.
+class BlockMask(keras.constraints.Constraint):
+    """Zeroes every weight outside the copies' own blocks (`mask` is 1 inside them)."""
+
+    def __init__(self, mask: np.ndarray):
+        self.mask = np.asarray(mask, np.float32)
+
+    def __call__(self, weights: tf.Tensor) -> tf.Tensor:
+        return weights * self.mask
+
+    def get_config(self) -> dict:
+        return {"mask": self.mask.tolist()}
+
+
+def _block_mask(shape: tuple[int, int], rows: list[np.ndarray], columns: list[np.ndarray]) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    for copy_rows, copy_columns in zip(rows, columns):
+        mask[np.ix_(copy_rows, copy_columns)] = 1.0
+    return mask
+
+
+def _initialise_blocks(variable: tf.Variable, rows: list[np.ndarray], columns: list[np.ndarray],
+                       initializer: keras.initializers.Initializer) -> None:
+    """Each copy's block drawn as that copy's own layer would draw it; zeros between copies."""
+    values = np.zeros(variable.shape, np.float32)
+    for copy_rows, copy_columns in zip(rows, columns):
+        values[np.ix_(copy_rows, copy_columns)] = initializer((len(copy_rows), len(copy_columns))).numpy()
+    variable.assign(values)
+
+
+def copies_loss(labels: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
+    """Binary cross-entropy of each copy's probability, averaged over the copies."""
+    labels = tf.cast(tf.reshape(labels, [-1, 1]), probabilities.dtype)
+    return keras.losses.binary_crossentropy(tf.broadcast_to(labels, tf.shape(probabilities)), probabilities)
+
+
+class _MeanProbabilityAUC(keras.metrics.AUC):
+    """AUC of the copies' mean probability: the number the served model is judged by."""
+
+    def update_state(self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: tf.Tensor | None = None):
+        return super().update_state(y_true, tf.reduce_mean(y_pred, axis=-1, keepdims=True), sample_weight)
+
 
 def build_model(hparams: Hyperparameters) -> keras.Model:
+    """The compiled training model: [batch, time] token ids -> [batch, ensemble_size]."""
     keras.utils.set_random_seed(hparams.seed)
+    n, units = hparams.ensemble_size, hparams.lstm_units
+    directions = 2 if hparams.bidirectional else 1
+    split = n > 1  # One copy needs no blocks, and keeps the notebook's layers exactly.
+
     token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
     x = keras.layers.Embedding(
-        features.VOCAB_SIZE, hparams.embedding_dim, mask_zero=hparams.mask_padding, name="embedding"
+        features.VOCAB_SIZE, n * hparams.embedding_dim, mask_zero=hparams.mask_padding, name=EMBEDDING
     )(token_ids)
     x = keras.layers.Dropout(hparams.dropout_embedding)(x)
-    x = keras.layers.LSTM(hparams.lstm_units, name="lstm")(x)
+
+    lstm_rows = _blocks(hparams.embedding_dim, n)
+    columns = lstm_columns(units, n)
+    kernel_mask = _block_mask((n * hparams.embedding_dim, LSTM_GATES * n * units), lstm_rows, columns)
+    recurrent_mask = _block_mask((n * units, LSTM_GATES * n * units), _blocks(units, n), columns)
+    lstm_layers = [keras.layers.LSTM(
+        n * units,
+        kernel_constraint=BlockMask(kernel_mask) if split else None,
+        recurrent_constraint=BlockMask(recurrent_mask) if split else None,
+        name=LSTM if directions == 1 else None,
+    )]
+    if hparams.bidirectional:
+        # The backward LSTM reads from the last word to the first; the mask skips the padding
+        # in both directions, so padding invariance holds as for one direction.
+        wrapper = keras.layers.Bidirectional(lstm_layers[0], name=LSTM)
+        lstm_layers = [wrapper.forward_layer, wrapper.backward_layer]
+        x = wrapper(x)
+    else:
+        x = lstm_layers[0](x)
     x = keras.layers.Dropout(hparams.dropout_lstm)(x)
-    for units in hparams.dense_units:
-        x = keras.layers.Dense(units, activation="relu")(x)
-    probability = keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
-    model = keras.Model(token_ids, probability, name=f"fakenews_{hparams.model}")
+
+    rows = lstm_output_rows(units, n, directions)
+    dense_layers = []
+    for index, width in enumerate((*hparams.dense_units, 1)):
+        last = index == len(hparams.dense_units)
+        cols = _blocks(width, n)
+        layer = keras.layers.Dense(
+            n * width, activation="sigmoid" if last else "relu",
+            kernel_constraint=BlockMask(_block_mask((sum(map(len, rows)), n * width), rows, cols)) if split else None,
+            name=PROBABILITIES if last else dense_name(index),
+        )
+        x = layer(x)
+        dense_layers.append((layer, rows, cols))
+        rows = cols
+
+    model = keras.Model(token_ids, x, name=f"fakenews_{hparams.model}")
+    if split:
+        for layer in lstm_layers:
+            _initialise_blocks(layer.cell.kernel, lstm_rows, columns, keras.initializers.GlorotUniform())
+            _initialise_blocks(layer.cell.recurrent_kernel, _blocks(units, n), columns,
+                               keras.initializers.Orthogonal())
+        for layer, layer_rows, layer_cols in dense_layers:
+            _initialise_blocks(layer.kernel, layer_rows, layer_cols, keras.initializers.GlorotUniform())
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=hparams.learning_rate),
-        loss="binary_crossentropy",
-        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+        loss=copies_loss,
+        metrics=[_MeanProbabilityAUC(name="auc")],
     )
     return model
+
+
+def parameter_count(model: keras.Model) -> int:
+    """Trainable weights that can be non-zero: a block-diagonal layer's zeros are not parameters."""
+    return int(sum(np.sum(variable.constraint.mask) if isinstance(getattr(variable, "constraint", None), BlockMask)
+                   else np.prod(variable.shape) for variable in model.trainable_weights))
+
+
+def serving_model(model: keras.Model) -> keras.Model:
+    """An uncompiled view over the trained layers: token ids -> [batch, 1] mean probability.
+
+    Uncompiled, so saving it does not also save Adam's slot variables, which serving never reads.
+    """
+    if model.outputs[0].shape[-1] == 1:
+        return keras.Model(model.inputs, model.outputs, name=model.name)
+    mean = keras.layers.Lambda(lambda p: tf.reduce_mean(p, axis=-1, keepdims=True), name="mean_probability")
+    return keras.Model(model.inputs, mean(model.outputs[0]), name=model.name)

@@ -87,8 +87,7 @@ class ServingModule(tf.Module):
 
 def export(model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float, path: str,
            trim_padding: bool = False) -> None:
-    # A fresh functional model over the same layers: the trained one is compiled, and saving
-    # it would also save Adam's slot variables (twice the weights) that serving never reads.
-    inference_model = keras.Model(model.inputs, model.outputs, name=model.name)
-    module = ServingModule(inference_model, tf_transform_output, threshold, trim_padding)
+    """Saves `model` (the uncompiled serving view, `components.model.serving_model`) with the
+    Transform graph and the threshold as a SavedModel with the three signatures."""
+    module = ServingModule(model, tf_transform_output, threshold, trim_padding)
     tf.saved_model.save(module, path, signatures=module.signatures())

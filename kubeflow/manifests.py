@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from pipeline.config import PipelineConfig
+from serving import settings
 
 # The tag serving/tfserving (the local docker set-up) uses: one model server version everywhere.
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
@@ -69,6 +70,10 @@ def _probe(config: PipelineConfig, initial_delay: int, period: int, failures: in
     }
 
 
+# TensorFlow's own CPU kernels, as the local server uses (serving/settings.py says why).
+KERNEL_ENV = [{"name": name, "value": value} for name, value in settings.KERNEL_ENVIRONMENT.items()]
+
+
 def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
                replicas: int = 1) -> list[dict[str, Any]]:
     """A TF Serving Deployment serving config.model_name, and its ClusterIP Service."""
@@ -90,6 +95,7 @@ def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_S
             {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
             {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
         ],
+        "env": KERNEL_ENV,
         "readinessProbe": _probe(config, initial_delay=5, period=10, failures=3),
         # Same endpoint, more patient: loading a model from a bucket can take a while, and a
         # restart would only start the load over.
@@ -144,6 +150,7 @@ def inference_service(config: PipelineConfig, pvc: str | None = None,
                     "modelFormat": {"name": "tensorflow"},
                     "runtimeVersion": image.rsplit(":", 1)[1],
                     "storageUri": f"pvc://{pvc}/{config.model_name}" if pvc else config.serving_base,
+                    "env": KERNEL_ENV,
                     "resources": RESOURCES,
                 }
             }

@@ -14,3 +14,8 @@ MAX_BATCH = 1024
 MAX_BODY_BYTES = 32 * 1024 * 1024
 POLL_SECONDS = 1.0  # TF Serving's --file_system_poll_wait_seconds default.
 GRPC_THREADS = 8
+# TensorFlow's own CPU kernels rather than oneDNN's: with one request's small matrices, oneDNN's
+# per-op overhead made the model's LSTM loop about 3x slower here (README, "Results"). TF
+# Serving's standard image is built without oneDNN (`--config=mkl` is a separate build); this
+# keeps the local server, and any TF build, on the same kernels. Set before TensorFlow loads.
+KERNEL_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}

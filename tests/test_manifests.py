@@ -78,6 +78,7 @@ def test_tf_serving_deployment_from_the_bucket(config):
     for probe in (server["readinessProbe"], server["livenessProbe"]):
         assert probe["httpGet"] == {"path": f"/v1/models/{MODEL_NAME}", "port": "http"}
     assert server["resources"]["requests"] and server["resources"]["limits"]["memory"]
+    assert server["env"] == [{"name": "TF_ENABLE_ONEDNN_OPTS", "value": "0"}]  # As `fakenews serve`.
     assert "volumes" not in deployment["spec"]["template"]["spec"]
 
     assert deployment["metadata"]["name"] == service["metadata"]["name"] == MODEL_NAME
@@ -113,6 +114,7 @@ def test_kserve_inference_service(config, pvc, storage):
     if pvc is None:
         assert model["storageUri"] == config.serving_base
     assert model["resources"] == manifests.RESOURCES
+    assert model["env"] == [{"name": "TF_ENABLE_ONEDNN_OPTS", "value": "0"}]
 
 
 def test_serving_image_tag_is_carried_to_both(config):

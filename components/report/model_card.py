@@ -6,6 +6,8 @@ from this run's artifacts; only the intended use and the general limits are fixe
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.report import layout
 from components.report.inputs import Report
 from components.report.metrics import format_classification_report
@@ -55,6 +57,15 @@ def _run_specific_limits(report: Report) -> list[str]:
     return limits
 
 
+def _ensemble_note(training: dict[str, Any]) -> str:
+    copies = training["hyperparameters"].get("ensemble_size", 1)
+    if copies == 1:
+        return ""
+    return (f", {copies} copies trained side by side ({training['parameter_count']:,} parameters in all) and served "
+            "as one network computing their mean (`components/fused.py`; the zeros between copies in its dense "
+            "layers count below)")
+
+
 def render(report: Report) -> str:
     training = report.training
     hyperparameters = markdown_table(
@@ -79,8 +90,8 @@ def render(report: Report) -> str:
         "## Model\n\n"
         f"- Task: classify a news article (title, author, text) as `unreliable` (label 1) or `reliable` (label 0).\n"
         f"- Artifact: `{report.model_uri}`\n"
-        f"- Architecture: the notebook's LSTM (`components/model.py`), preset `{training['hyperparameters']['model']}`; "
-        f"layers with weights, as served:\n\n{layers}\n\n"
+        f"- Architecture: the notebook's LSTM (`components/model.py`), preset `{training['hyperparameters']['model']}`"
+        f"{_ensemble_note(training)}; layers with weights, as served:\n\n{layers}\n\n"
         f"- Training: {training['epochs_run']} of at most {training['hyperparameters']['epochs']} epochs "
         f"(early stopping on the loss of a held-out part of the train split){best}.\n"
         f"- Decision threshold: {report.served.threshold:.4g}, stored in the SavedModel: "

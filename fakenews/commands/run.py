@@ -25,11 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="runs/local", help="run folder (default: %(default)s)")
     parser.add_argument("--model", choices=tuple(MODEL_PRESETS), default=DEFAULT_MODEL,
                         help="'notebook': the notebook's network and training exactly; 'improved': "
-                        "masked padding, length buckets, class weights, tuned threshold (default: %(default)s)")
+                        "masked padding, length buckets, bidirectional, word dropout, class weights, three "
+                        "copies averaged, tuned threshold (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs; early stopping may end sooner (default: the model's, "
                         + ", ".join(f"{name} {hp.epochs}" for name, hp in MODEL_PRESETS.items()) + ")")
     parser.add_argument("--batch-size", type=int, default=None, help="(default: the model's, 64)")
+    parser.add_argument("--ensemble-size", type=int, default=None, metavar="N",
+                        help="copies of the network trained side by side and averaged (default: the model's, "
+                        + ", ".join(f"{name} {hp.ensemble_size}" for name, hp in MODEL_PRESETS.items()) + ")")
     parser.add_argument("--min-auc", type=float, default=PipelineConfig.min_auc,
                         help="blessing: lowest AUC on the eval split (default: %(default)s)")
     parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
@@ -61,7 +65,8 @@ def config_from(args: argparse.Namespace):
         eval_buckets=args.split[1],
         truncating=args.truncating,
         drop_invalid=args.drop_invalid,
-        hyperparameters=hyperparameters_for(args.model, epochs=args.epochs, batch_size=args.batch_size),
+        hyperparameters=hyperparameters_for(args.model, epochs=args.epochs, batch_size=args.batch_size,
+                                            ensemble_size=args.ensemble_size),
         min_auc=args.min_auc,
         beam_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
         enable_cache=not args.no_cache,
@@ -73,7 +78,11 @@ def main(args: argparse.Namespace) -> int:
     from pipeline import local_runner, summary
     from pipeline.input_check import InputError
 
-    config = config_from(args)
+    try:
+        config = config_from(args)
+    except ValueError as error:  # A setting the model cannot use, e.g. --ensemble-size 0.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     print(f"Running pipeline '{config.pipeline_name}' → {config.output}  (log: {local_runner.LOG_FILE} there)")
     try:

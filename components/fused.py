@@ -1,0 +1,133 @@
+"""The exported form of a trained model: the same function with one LSTM loop.
+
+Serving latency is set by the number of LSTM steps, not their arithmetic, and a wide LSTM
+whose weights are mostly zero blocks (the copies of `components.model`) wastes arithmetic on
+them. Here every copy's forward *and* backward LSTM is its own part of one `GroupedLSTM`
+loop, with only its own weights; the embedding and the dense layers are the trained ones.
+The result equals the trained model's mean probability (to float rounding; a test checks it).
+
+The backward direction fits in the same loop because the documents are pre-padded: Keras'
+backward LSTM reads `[0, 0, a, b, c]` as c, b, a and skips the masked padding, which gives
+the same final state as reading `[0, 0, c, b, a]` forwards. Both inputs then have the same
+mask, so one loop can step through both.
+
+The parts, in the order of the grouped state (n = ensemble_size), which is also the order of
+the trained Bidirectional LSTM's output, so the dense layers' weights carry over unchanged:
+    [forward copy 0, …, forward copy n-1, backward copy 0, …, backward copy n-1]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from components.model import EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, dense_name, lstm_columns
+from pipeline.config import Hyperparameters
+from preprocessing import features
+
+
+class GroupedLSTM(keras.layers.Layer):
+    """`parts` independent LSTMs of `units` each, over their own input slices, in one loop.
+
+    inputs [batch, time, parts * input_dim] (part p reads columns [p*input_dim, (p+1)*input_dim))
+    -> final states [batch, parts * units], part p's at [p*units, (p+1)*units).
+
+    Keras' LSTM arithmetic (gates i, f, c, o; sigmoid and tanh) in fewer ops per step: the
+    input projections of every step are one einsum before the loop, and each step multiplies
+    all parts' states by their own recurrent kernels in one batched matmul. A masked step
+    keeps the state, as Keras' LSTM does.
+    """
+
+    def __init__(self, parts: int, units: int, input_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.parts, self.units, self.input_dim = parts, units, input_dim
+        self.supports_masking = True
+
+    def build(self, input_shape: tf.TensorShape) -> None:
+        gates = LSTM_GATES * self.units
+        self.kernel = self.add_weight(name="kernel", shape=(self.parts, self.input_dim, gates))
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.parts, self.units, gates))
+        self.bias = self.add_weight(name="bias", shape=(self.parts, gates))
+
+    def call(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+        batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        per_part = tf.reshape(inputs, [batch, steps, self.parts, self.input_dim])
+        projected = tf.einsum("btpe,peg->tpbg", per_part, self.kernel) + self.bias[None, :, None, :]
+        if mask is None:
+            mask = tf.ones([batch, steps], tf.bool)
+        keep = tf.transpose(mask)[:, None, :, None]  # [time, 1, batch, 1]
+        zeros = tf.zeros([self.parts, batch, self.units], inputs.dtype)
+
+        def step(t: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+            z = projected[t] + tf.matmul(h, self.recurrent_kernel)  # [parts, batch, 4 * units]
+            input_gate, forget_gate, candidate, output_gate = tf.split(z, LSTM_GATES, axis=-1)
+            c_next = tf.sigmoid(forget_gate) * c + tf.sigmoid(input_gate) * tf.tanh(candidate)
+            h_next = tf.sigmoid(output_gate) * tf.tanh(c_next)
+            return t + 1, tf.where(keep[t], h_next, h), tf.where(keep[t], c_next, c)
+
+        _, h, _ = tf.while_loop(lambda t, h, c: t < steps, step, (tf.constant(0), zeros, zeros))
+        return tf.reshape(tf.transpose(h, [1, 0, 2]), [batch, self.parts * self.units])
+
+    def compute_mask(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> None:
+        return None  # The output is one vector per document.
+
+
+class _ReverseDocuments(keras.layers.Layer):
+    """[0, 0, a, b, c] -> [0, 0, c, b, a]: each row's words reversed, the padding left in front."""
+
+    def call(self, token_ids: tf.Tensor) -> tf.Tensor:
+        lengths = tf.math.count_nonzero(token_ids, axis=1)
+        back_padded = tf.reverse(token_ids, axis=[1])  # [c, b, a, 0, 0]
+        return tf.reverse(tf.reverse_sequence(back_padded, lengths, seq_axis=1, batch_axis=0), axis=[1])
+
+
+def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.ndarray]]:
+    """[kernel, recurrent kernel, bias] of every copy's LSTM of every direction, in part order."""
+    n, units, embedding_dim = hparams.ensemble_size, hparams.lstm_units, hparams.embedding_dim
+    layer = trained.get_layer(LSTM)
+    directions = [layer.forward_layer, layer.backward_layer] if hparams.bidirectional else [layer]
+    parts = []
+    for direction in directions:
+        kernel, recurrent, bias = direction.get_weights()
+        for m, columns in enumerate(lstm_columns(units, n)):
+            rows, state = slice(m * embedding_dim, (m + 1) * embedding_dim), slice(m * units, (m + 1) * units)
+            parts.append([kernel[rows][:, columns], recurrent[state][:, columns], bias[columns]])
+    return parts
+
+
+def can_fuse(hparams: Hyperparameters) -> bool:
+    """Worth it with copies or two directions; needs the mask (padding skipped, not read)."""
+    return hparams.mask_padding and (hparams.ensemble_size > 1 or hparams.bidirectional)
+
+
+def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
+    """token ids -> [batch, 1] mean probability of the trained copies, with one LSTM loop."""
+    if not can_fuse(hparams):
+        raise ValueError("fusing needs mask_padding and more than one LSTM (copies or directions)")
+    n = hparams.ensemble_size
+    token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
+    embedding = keras.layers.Embedding(features.VOCAB_SIZE, n * hparams.embedding_dim, mask_zero=True,
+                                       name=EMBEDDING)
+    streams = [embedding(token_ids)]
+    if hparams.bidirectional:
+        streams.append(embedding(_ReverseDocuments(name="reverse_documents")(token_ids)))
+    # Part p = d*n + m (direction d, copy m) reads direction d's stream, copy m's columns:
+    # input columns [p*embedding_dim, (p+1)*embedding_dim).
+    x = streams[0] if len(streams) == 1 else keras.layers.Concatenate(name="both_directions")(streams)
+    parts = _lstm_parts(trained, hparams)
+    lstm = GroupedLSTM(len(parts), hparams.lstm_units, hparams.embedding_dim, name=LSTM)
+    x = lstm(x)
+    dense = []
+    for name in [dense_name(i) for i in range(len(hparams.dense_units))] + [PROBABILITIES]:
+        source = trained.get_layer(name)
+        dense.append((keras.layers.Dense(source.units, activation=source.activation, name=name), source))
+        x = dense[-1][0](x)
+    mean = keras.layers.Lambda(lambda p: tf.reduce_mean(p, axis=-1, keepdims=True), name="mean_probability")(x)
+    fused = keras.Model(token_ids, mean, name=trained.name)
+
+    embedding.set_weights(trained.get_layer(EMBEDDING).get_weights())
+    lstm.set_weights([np.stack(weights) for weights in zip(*parts)])
+    for layer, source in dense:
+        layer.set_weights(source.get_weights())
+    return fused

@@ -1,0 +1,28 @@
+"""`fakenews run`'s model options reach the pipeline's hyperparameters, and a setting the
+model cannot use stops the command with one line before anything runs."""
+
+from __future__ import annotations
+
+from fakenews import cli
+from fakenews.commands import run
+from pipeline.config import MODEL_PRESETS
+
+
+def _args(*extra: str):
+    return cli.build_parser().parse_args(["run", "--data", "x.csv", *extra])
+
+
+def test_the_default_is_the_improved_preset():
+    assert run.config_from(_args()).hyperparameters == MODEL_PRESETS["improved"]
+
+
+def test_model_options_override_the_preset():
+    hparams = run.config_from(_args("--model", "notebook", "--epochs", "3", "--ensemble-size", "2")).hyperparameters
+    assert (hparams.model, hparams.epochs, hparams.ensemble_size) == ("notebook", 3, 2)
+    assert hparams.lstm_units == MODEL_PRESETS["notebook"].lstm_units
+
+
+def test_an_impossible_setting_is_a_one_line_error(capsys, tmp_path):
+    assert cli.main(["run", "--data", "x.csv", "--output", str(tmp_path), "--ensemble-size", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: ensemble_size must be at least 1, got 0"
+    assert not any(tmp_path.iterdir())  # Nothing was written.

@@ -1,0 +1,189 @@
+"""The network and its training helpers, on small inputs: ensemble views, masking, word
+dropout, class weights and the threshold search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from sklearn.metrics import f1_score
+
+from components import trainer
+from components.fused import GroupedLSTM, can_fuse, fuse
+from components.model import LSTM, build_model, parameter_count, serving_model
+from pipeline.config import Hyperparameters, hyperparameters_for
+from preprocessing import features
+
+SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
+
+
+def _padded(rng: np.random.Generator, lengths: list[int], width: int) -> np.ndarray:
+    ids = np.zeros((len(lengths), width), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        ids[row, width - length:] = rng.integers(1, features.VOCAB_SIZE, size=length)
+    return ids
+
+
+def test_the_served_ensemble_outputs_the_mean_of_its_members():
+    hparams = hyperparameters_for("improved", ensemble_size=3, **SMALL)
+    model = build_model(hparams)
+    ids = tf.constant(_padded(np.random.default_rng(0), [5, 9, 2], 9))
+    members = model(ids, training=False).numpy()
+    assert members.shape == (3, 3)
+    # Each member draws its own initial weights, so their outputs differ.
+    assert np.ptp(members, axis=1).min() > 1e-6
+    served = serving_model(model).predict_on_batch(ids)
+    np.testing.assert_allclose(served, members.mean(axis=1, keepdims=True), rtol=1e-6)
+
+
+def test_the_training_loss_is_the_mean_of_the_members_losses():
+    hparams = hyperparameters_for("improved", ensemble_size=2, **SMALL)
+    model = build_model(hparams)
+    ids = tf.constant(_padded(np.random.default_rng(1), [4, 7, 3, 6], 7))
+    labels = np.array([1, 0, 0, 1])
+    members = model(ids, training=False).numpy()
+    bce = keras.losses.binary_crossentropy
+    expected = np.mean([np.mean(bce(labels[:, None], members[:, [m]]).numpy()) for m in range(2)])
+    assert model.evaluate(ids, labels, verbose=0)[0] == pytest.approx(expected, rel=1e-5)
+
+
+def _copy_output(model: keras.Model, ids: tf.Tensor, copy: int) -> np.ndarray:
+    return model(ids, training=False).numpy()[:, copy]
+
+
+def test_copies_stay_independent_through_training():
+    hparams = hyperparameters_for("improved", ensemble_size=3, **SMALL)
+    model = build_model(hparams)
+    rng = np.random.default_rng(7)
+    ids = _padded(rng, list(rng.integers(1, 30, 64)), 30)
+    model.fit(ids, rng.integers(0, 2, 64), batch_size=16, epochs=2, verbose=0)
+    # The weights between copies are still exactly zero…
+    for variable in model.trainable_weights:
+        if getattr(variable, "constraint", None) is not None:
+            np.testing.assert_array_equal(variable.numpy()[variable.constraint.mask == 0], 0)
+    # …so changing copy 1's embeddings changes copy 1's prediction and no other.
+    probe = tf.constant(ids[:8])
+    before = model(probe, training=False).numpy()
+    embedding = model.get_layer("embedding")
+    table = embedding.get_weights()[0]
+    table[:, 8:16] = rng.normal(0, 1, (table.shape[0], 8))  # Copy 1's columns (embedding_dim 8).
+    embedding.set_weights([table])
+    after = model(probe, training=False).numpy()
+    np.testing.assert_array_equal(after[:, [0, 2]], before[:, [0, 2]])
+    assert np.abs(after[:, 1] - before[:, 1]).max() > 1e-4
+
+
+def test_a_single_network_has_no_blocks():
+    model = build_model(hyperparameters_for("notebook", **SMALL))
+    assert model.output.shape[-1] == 1
+    assert model.get_layer(LSTM).kernel_constraint is None
+
+
+def test_a_masked_bidirectional_network_ignores_the_padding_in_front():
+    hparams = hyperparameters_for("improved", bidirectional=True, ensemble_size=2, **SMALL)
+    served = serving_model(build_model(hparams))
+    ids = _padded(np.random.default_rng(2), [3, 11], 11)
+    short = served.predict_on_batch(tf.constant(ids[:1, -3:]))
+    long = served.predict_on_batch(tf.constant(ids[:1]))
+    np.testing.assert_allclose(short, long, rtol=0, atol=1e-6)
+
+
+def test_word_dropout_turns_words_into_padding_and_leaves_padding_alone():
+    tf.random.set_seed(3)
+    ids = tf.constant(_padded(np.random.default_rng(3), [400] * 50, 500))
+    dropped = trainer.drop_words(ids, 0.25).numpy()
+    original = ids.numpy()
+    assert np.all(dropped[original == features.PAD_ID] == features.PAD_ID)
+    kept = dropped[original != features.PAD_ID]
+    assert np.all((kept == features.PAD_ID) | (kept == original[original != features.PAD_ID]))
+    assert np.mean(kept == features.PAD_ID) == pytest.approx(0.25, abs=0.01)
+
+
+def test_word_dropout_happens_in_training_batches_only():
+    hparams = hyperparameters_for("improved", word_dropout=0.5, batch_size=8)
+    rows = _padded(np.random.default_rng(4), [30] * 16, features.MAX_LENGTH)
+    dataset = tf.data.Dataset.from_tensor_slices((rows, np.zeros(16, dtype=np.int64)))
+    words = lambda training: sum(int(np.count_nonzero(ids)) for ids, _ in trainer.batches(dataset, hparams, training))  # noqa: E731
+    assert words(training=False) == 16 * 30
+    assert 0.35 * 16 * 30 < words(training=True) < 0.65 * 16 * 30
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(ensemble_size=0), "ensemble_size"),
+    (dict(word_dropout=1.0), "word_dropout"),
+    (dict(word_dropout=0.1, mask_padding=False), "mask_padding"),
+])
+def test_hyperparameters_reject_settings_that_cannot_work(bad, message):
+    with pytest.raises(ValueError, match=message):
+        Hyperparameters(**{"mask_padding": True, **bad})
+
+
+def test_class_weights_make_each_class_half_of_the_loss():
+    labels = np.array([0] * 75 + [1] * 25)
+    weights = trainer.class_weights(labels)
+    assert weights[0] * 75 == pytest.approx(50) and weights[1] * 25 == pytest.approx(50)
+    assert trainer.class_weights(np.zeros(10)) == {0: 1.0, 1: 1.0}
+
+
+def test_the_threshold_search_finds_the_best_f1_cut():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 400)
+    probabilities = np.clip(labels * 0.3 + rng.normal(0.4, 0.2, 400), 0, 1).round(2)  # Ties too.
+    threshold, f1 = trainer.best_f1_threshold(labels, probabilities)
+    assert f1 == pytest.approx(f1_score(labels, probabilities >= threshold))
+    brute_force = max(f1_score(labels, probabilities >= cut) for cut in np.unique(probabilities))
+    assert f1 == pytest.approx(brute_force)
+
+
+@pytest.mark.parametrize("bidirectional, ensemble_size, dense_units", [
+    (True, 3, (4,)), (True, 1, (4,)), (False, 2, (4,)), (True, 2, (5, 3)), (True, 2, ()),
+])
+def test_the_fused_network_computes_the_ensembles_mean(bidirectional, ensemble_size, dense_units):
+    hparams = hyperparameters_for("improved", bidirectional=bidirectional, ensemble_size=ensemble_size,
+                                  embedding_dim=6, lstm_units=4, dense_units=dense_units)
+    model = build_model(hparams)
+    # Trained-looking weights: the initial biases are zeros, which would hide a misplaced block.
+    # Zero between copies, as training keeps them.
+    rng = np.random.default_rng(6)
+    for variable in model.weights:
+        values = rng.normal(0, 0.5, variable.shape).astype(np.float32)
+        constraint = getattr(variable, "constraint", None)
+        variable.assign(values if constraint is None else constraint(values))
+    fused = fuse(model, hparams)
+    ids = tf.constant(_padded(rng, [1, 4, 12, 7, 20], 20))
+    expected = serving_model(model).predict_on_batch(ids)
+    np.testing.assert_allclose(fused.predict_on_batch(ids), expected, rtol=0, atol=1e-6)
+    # A batch cut to its longest document, as the serving graph does, gives the same numbers.
+    np.testing.assert_allclose(fused.predict_on_batch(ids[:, -12:][:3]), expected[:3], rtol=0, atol=1e-6)
+    loops = [layer for layer in fused.layers if isinstance(layer, (keras.layers.LSTM, GroupedLSTM))]
+    assert len(loops) == 1 and loops[0].parts == ensemble_size * (2 if bidirectional else 1)
+
+
+def test_fusing_needs_the_mask_and_something_to_fuse():
+    assert not can_fuse(hyperparameters_for("notebook"))
+    assert not can_fuse(hyperparameters_for("improved", bidirectional=False, ensemble_size=1))
+    with pytest.raises(ValueError, match="mask_padding"):
+        fuse(build_model(hyperparameters_for("notebook", **SMALL)), hyperparameters_for("notebook", **SMALL))
+
+
+def test_the_parameter_count_leaves_out_the_zeros_between_copies():
+    one = build_model(hyperparameters_for("improved", ensemble_size=1, **SMALL))
+    three = build_model(hyperparameters_for("improved", ensemble_size=3, **SMALL))
+    assert parameter_count(three) == 3 * parameter_count(one) == 3 * one.count_params()
+    assert three.count_params() > parameter_count(three)
+
+
+def test_the_chosen_threshold_is_the_best_unless_the_slice_cannot_tell():
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 2, 2000)
+    # Well separated: F1 is flat between the classes, and the cut nearest 0.5 is taken.
+    flat = np.where(labels == 1, rng.uniform(0.7, 1.0, 2000), rng.uniform(0.0, 0.3, 2000))
+    threshold, f1 = trainer.choose_threshold(labels, flat)
+    assert threshold == 0.5 and f1 == 1.0
+    # A clear optimum far from 0.5 is kept.
+    shifted = np.clip(labels * 0.15 + rng.normal(0.1, 0.03, 2000), 0, 1)
+    threshold, f1 = trainer.choose_threshold(labels, shifted)
+    best, best_f1 = trainer.best_f1_threshold(labels, shifted)
+    assert threshold < 0.3 and abs(threshold - best) < 0.05 and f1 >= best_f1 - 0.02
+    assert f1 == pytest.approx(f1_score(labels, shifted >= threshold))

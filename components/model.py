@@ -75,11 +75,16 @@ def _block_mask(shape: tuple[int, int], rows: list[np.ndarray], columns: list[np
 
 
 def _initialise_blocks(variable: tf.Variable, rows: list[np.ndarray], columns: list[np.ndarray],
-                       initializer: keras.initializers.Initializer) -> None:
-    """Each copy's block drawn as that copy's own layer would draw it; zeros between copies."""
+                       initializer: type[keras.initializers.Initializer], seeds: np.random.Generator) -> None:
+    """Each copy's block drawn as that copy's own layer would draw it; zeros between copies.
+
+    A fresh seeded initializer per block: one instance returns the same values at every call,
+    which would start the copies identical.
+    """
     values = np.zeros(variable.shape, np.float32)
     for copy_rows, copy_columns in zip(rows, columns):
-        values[np.ix_(copy_rows, copy_columns)] = initializer((len(copy_rows), len(copy_columns))).numpy()
+        draw = initializer(seed=int(seeds.integers(2**31)))
+        values[np.ix_(copy_rows, copy_columns)] = draw((len(copy_rows), len(copy_columns))).numpy()
     variable.assign(values)
 
 
@@ -145,12 +150,13 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
 
     model = keras.Model(token_ids, x, name=f"fakenews_{hparams.model}")
     if split:
+        seeds = np.random.default_rng(hparams.seed)
         for layer in lstm_layers:
-            _initialise_blocks(layer.cell.kernel, lstm_rows, columns, keras.initializers.GlorotUniform())
+            _initialise_blocks(layer.cell.kernel, lstm_rows, columns, keras.initializers.GlorotUniform, seeds)
             _initialise_blocks(layer.cell.recurrent_kernel, _blocks(units, n), columns,
-                               keras.initializers.Orthogonal())
+                               keras.initializers.Orthogonal, seeds)
         for layer, layer_rows, layer_cols in dense_layers:
-            _initialise_blocks(layer.kernel, layer_rows, layer_cols, keras.initializers.GlorotUniform())
+            _initialise_blocks(layer.kernel, layer_rows, layer_cols, keras.initializers.GlorotUniform, seeds)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=hparams.learning_rate),
         loss=copies_loss,

@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score
 
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
-from components.model import LSTM, build_model, parameter_count, serving_model
+from components.model import LSTM, build_model, lstm_columns, parameter_count, serving_model
 from pipeline.config import Hyperparameters, hyperparameters_for
 from preprocessing import features
 
@@ -31,8 +31,12 @@ def test_the_served_ensemble_outputs_the_mean_of_its_members():
     ids = tf.constant(_padded(np.random.default_rng(0), [5, 9, 2], 9))
     members = model(ids, training=False).numpy()
     assert members.shape == (3, 3)
-    # Each member draws its own initial weights, so their outputs differ.
+    # Each member draws its own initial weights, so their outputs differ…
     assert np.ptp(members, axis=1).min() > 1e-6
+    # …in every layer, not only the embedding.
+    kernel = model.get_layer(LSTM).forward_layer.cell.kernel.numpy()
+    blocks = [kernel[m * 8:(m + 1) * 8][:, columns] for m, columns in enumerate(lstm_columns(4, 3))]
+    assert not np.allclose(blocks[0], blocks[1]) and not np.allclose(blocks[1], blocks[2])
     served = serving_model(model).predict_on_batch(ids)
     np.testing.assert_allclose(served, members.mean(axis=1, keepdims=True), rtol=1e-6)
 

@@ -141,10 +141,12 @@ def _fail_unfinished_executions(metadata_path: str, since_ms: int) -> None:
         logging.getLogger(__name__).exception("could not mark the interrupted executions FAILED")
 
 
-def run(config: PipelineConfig, out: TextIO = sys.stdout) -> tuple[StagingReport, dict[str, float]]:
+def run(config: PipelineConfig, out: TextIO | None = None) -> tuple[StagingReport, dict[str, float]]:
     """Checks and stages the input, then runs the whole DAG. Returns the staging report and
     each component's wall time in seconds. Raises InputError before Beam starts on bad input,
-    and RunInterrupted if SIGTERM arrives during the run."""
+    and RunInterrupted if SIGTERM arrives during the run. Progress goes to `out`, by default
+    the sys.stdout of the moment (not of import time, which a test may have replaced)."""
+    out = out or sys.stdout
     report = check_and_stage(config.data, config.staging_dir, config.columns, config.drop_invalid)
     print(f"Input: {report.rows_staged:,} rows from {len(report.files)} file(s) → {report.staged_csv}", file=out)
     os.makedirs(config.output, exist_ok=True)

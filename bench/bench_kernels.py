@@ -17,7 +17,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -34,6 +33,7 @@ def measure(model_dir: str) -> dict[str, float]:
 
     from preprocessing import features, reference, text
     from tests.data import read_rows, serialized_example
+    from timing import call_seconds  # bench/, this script's folder
 
     rows = [row for row in read_rows("articles.csv", limit=400)]
     lengths = [len(reference.clean(reference.join_fields(*(row[k] for k in features.TEXT_KEYS)))) for row in rows]
@@ -46,14 +46,7 @@ def measure(model_dir: str) -> dict[str, float]:
     model_alone = tf.function(lambda batch: loaded.model(batch, training=False))
 
     def median_ms(call) -> float:
-        for _ in range(30):
-            call()
-        times = []
-        for _ in range(CALLS):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
-        return 1e3 * float(np.median(times))
+        return 1e3 * float(np.median(call_seconds(call, CALLS, warm_up=30)))
 
     return {"tokens": int(token_ids.shape[1]), "request_ms": median_ms(lambda: serve(**request)),
             "model_ms": median_ms(lambda: model_alone(token_ids))}

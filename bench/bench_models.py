@@ -53,6 +53,7 @@ from pipeline.config import PipelineConfig, hyperparameters_for  # noqa: E402
 from pipeline.summary import latest_run_outputs  # noqa: E402
 from preprocessing import features, reference  # noqa: E402
 from tests.data import canonical_path  # noqa: E402
+from timing import call_seconds  # noqa: E402  (bench/, this script's folder)
 
 NOTEBOOK_EPOCHS = 50  # What the notebook trains for; its time is extrapolated from s/epoch.
 LATENCY_CALLS = 300
@@ -178,15 +179,8 @@ def measure_latency(call_one: Callable[[], object], call_batch: Callable[[], obj
     for _ in range(20):
         call_one()
         call_batch()
-    times = []
-    for _ in range(LATENCY_CALLS):
-        start = time.perf_counter()
-        call_one()
-        times.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    for _ in range(THROUGHPUT_BATCHES):
-        call_batch()
-    elapsed = time.perf_counter() - start
+    times = call_seconds(call_one, LATENCY_CALLS)
+    elapsed = call_seconds(call_batch, THROUGHPUT_BATCHES).sum()
     return {"p50_ms": 1e3 * float(np.percentile(times, 50)), "p99_ms": 1e3 * float(np.percentile(times, 99)),
             "batch64_docs_per_s": THROUGHPUT_BATCHES * batch_size / elapsed}
 

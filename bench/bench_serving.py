@@ -35,8 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from serving import settings  # noqa: E402
 
 # The in-process and REST-handler paths run here: the same kernels as `fakenews serve`.
-for _name, _value in settings.KERNEL_ENVIRONMENT.items():
-    os.environ.setdefault(_name, _value)
+settings.use_serving_kernels()
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -22,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.model import EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, dense_name, lstm_columns
+from components.model import EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, dense_name, lstm_columns, mean_over_copies
 from pipeline.config import Hyperparameters
-from preprocessing import features
+from preprocessing import features, text
 
 
 class GroupedLSTM(keras.layers.Layer):
@@ -77,7 +77,7 @@ class _ReverseDocuments(keras.layers.Layer):
     """[0, 0, a, b, c] -> [0, 0, c, b, a]: each row's words reversed, the padding left in front."""
 
     def call(self, token_ids: tf.Tensor) -> tf.Tensor:
-        lengths = tf.math.count_nonzero(token_ids, axis=1)
+        lengths = text.document_lengths(token_ids)
         back_padded = tf.reverse(token_ids, axis=[1])  # [c, b, a, 0, 0]
         return tf.reverse(tf.reverse_sequence(back_padded, lengths, seq_axis=1, batch_axis=0), axis=[1])
 
@@ -123,8 +123,7 @@ def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
         source = trained.get_layer(name)
         dense.append((keras.layers.Dense(source.units, activation=source.activation, name=name), source))
         x = dense[-1][0](x)
-    mean = keras.layers.Lambda(lambda p: tf.reduce_mean(p, axis=-1, keepdims=True), name="mean_probability")(x)
-    fused = keras.Model(token_ids, mean, name=trained.name)
+    fused = keras.Model(token_ids, mean_over_copies(x), name=trained.name)
 
     embedding.set_weights(trained.get_layer(EMBEDDING).get_weights())
     lstm.set_weights([np.stack(weights) for weights in zip(*parts)])

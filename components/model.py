@@ -178,5 +178,9 @@ def serving_model(model: keras.Model) -> keras.Model:
     """
     if model.outputs[0].shape[-1] == 1:
         return keras.Model(model.inputs, model.outputs, name=model.name)
-    mean = keras.layers.Lambda(lambda p: tf.reduce_mean(p, axis=-1, keepdims=True), name="mean_probability")
-    return keras.Model(model.inputs, mean(model.outputs[0]), name=model.name)
+    return keras.Model(model.inputs, mean_over_copies(model.outputs[0]), name=model.name)
+
+
+def mean_over_copies(probabilities: keras.KerasTensor) -> keras.KerasTensor:
+    """[batch, copies] -> [batch, 1]: the ensemble's probability."""
+    return keras.layers.Lambda(lambda p: tf.reduce_mean(p, axis=-1, keepdims=True), name="mean_probability")(probabilities)

@@ -8,6 +8,8 @@ over MAX_BATCH rows (400 / INVALID_ARGUMENT): 32 MiB holds 1,024 long articles, 
 request can take the process's memory.
 """
 
+import os
+
 REST_PORT = 8501  # TF Serving's ports.
 GRPC_PORT = 8500
 MAX_BATCH = 1024
@@ -19,3 +21,9 @@ GRPC_THREADS = 8
 # Serving's standard image is built without oneDNN (`--config=mkl` is a separate build); this
 # keeps the local server, and any TF build, on the same kernels. Set before TensorFlow loads.
 KERNEL_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def use_serving_kernels() -> None:
+    """Sets KERNEL_ENVIRONMENT for this process, where not set already; call before importing TF."""
+    for name, value in KERNEL_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -44,8 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from serving import settings
 
-    for name, value in settings.KERNEL_ENVIRONMENT.items():  # Before TensorFlow is imported.
-        os.environ.setdefault(name, value)
+    settings.use_serving_kernels()  # Before TensorFlow is imported.
     from serving.model_store import list_versions
     from serving.server import LocalModelServer
 

@@ -59,7 +59,10 @@ def main(args: argparse.Namespace) -> int:
 
     client: ModelClient
     if args.rest:
-        client = RestClient(args.rest, args.model, args.version, args.timeout)
+        try:
+            client = RestClient(args.rest, args.model, args.version, args.timeout)
+        except ValueError as error:  # Not an http(s) address.
+            return _usage_error(str(error))
     else:
         from serving.grpc_client import GrpcClient  # Imports TensorFlow: only when asked for.
 

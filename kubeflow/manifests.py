@@ -70,8 +70,8 @@ def _probe(config: PipelineConfig, initial_delay: int, period: int, failures: in
     }
 
 
-# TensorFlow's own CPU kernels, as the local server uses (serving/settings.py says why).
-KERNEL_ENV = [{"name": name, "value": value} for name, value in settings.KERNEL_ENVIRONMENT.items()]
+# How TensorFlow runs a request (kernels, threads), as in the local server (serving/settings.py says why).
+SERVING_ENV = [{"name": name, "value": value} for name, value in settings.SERVING_ENVIRONMENT.items()]
 
 
 def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
@@ -95,7 +95,7 @@ def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_S
             {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
             {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
         ],
-        "env": KERNEL_ENV,
+        "env": SERVING_ENV,
         "readinessProbe": _probe(config, initial_delay=5, period=10, failures=3),
         # Same endpoint, more patient: loading a model from a bucket can take a while, and a
         # restart would only start the load over.
@@ -150,7 +150,7 @@ def inference_service(config: PipelineConfig, pvc: str | None = None,
                     "modelFormat": {"name": "tensorflow"},
                     "runtimeVersion": image.rsplit(":", 1)[1],
                     "storageUri": f"pvc://{pvc}/{config.model_name}" if pvc else config.serving_base,
-                    "env": KERNEL_ENV,
+                    "env": SERVING_ENV,
                     "resources": RESOURCES,
                 }
             }

@@ -16,6 +16,8 @@ PIPELINE_ROOT = "gs://my-bucket/fakenews"
 # Not the default name, so nothing passes by matching a hard-coded "fakenews".
 MODEL_NAME = "fake-news-lstm"
 PVC = "fakenews-models"
+# TensorFlow's kernels and threading for serving, as `fakenews serve` sets them (serving/settings.py).
+SERVING_ENV = [{"name": "TF_ENABLE_ONEDNN_OPTS", "value": "0"}, {"name": "TF_NUM_INTEROP_THREADS", "value": "-1"}]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def test_tf_serving_deployment_from_the_bucket(config):
     for probe in (server["readinessProbe"], server["livenessProbe"]):
         assert probe["httpGet"] == {"path": f"/v1/models/{MODEL_NAME}", "port": "http"}
     assert server["resources"]["requests"] and server["resources"]["limits"]["memory"]
-    assert server["env"] == [{"name": "TF_ENABLE_ONEDNN_OPTS", "value": "0"}]  # As `fakenews serve`.
+    assert server["env"] == SERVING_ENV  # As `fakenews serve`.
     assert "volumes" not in deployment["spec"]["template"]["spec"]
 
     assert deployment["metadata"]["name"] == service["metadata"]["name"] == MODEL_NAME
@@ -114,7 +116,7 @@ def test_kserve_inference_service(config, pvc, storage):
     if pvc is None:
         assert model["storageUri"] == config.serving_base
     assert model["resources"] == manifests.RESOURCES
-    assert model["env"] == [{"name": "TF_ENABLE_ONEDNN_OPTS", "value": "0"}]
+    assert model["env"] == SERVING_ENV
 
 
 def test_serving_image_tag_is_carried_to_both(config):

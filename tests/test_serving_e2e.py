@@ -18,6 +18,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from fakenews import cli
 from pipeline.config import MODEL_NAME
 from serving.server import LocalModelServer
+from serving.settings import SERVING_ENVIRONMENT
 from tests.data import REPO_ROOT, read_rows
 
 TFSERVING_CONFIG = REPO_ROOT / "serving" / "tfserving"
@@ -144,3 +145,5 @@ def test_tf_serving_config_serves_the_pipelines_model():
                        ("monitoring_config_file", "monitoring.config")):
         assert flags[flag] == f"{config_dir}/{name}" and (TFSERVING_CONFIG / name).is_file()
     assert flags["enable_batching"] == "true"
+    # TensorFlow runs the model as in `fakenews serve`: same kernels, same threading.
+    assert service["environment"] == [f"{name}={value}" for name, value in SERVING_ENVIRONMENT.items()]

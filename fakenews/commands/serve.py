@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from serving import settings
 
-    settings.use_serving_kernels()  # Before TensorFlow is imported.
+    settings.apply_serving_environment()  # Before TensorFlow is imported.
     from serving.model_store import list_versions
     from serving.server import LocalModelServer
 

@@ -11,7 +11,8 @@ Steps (one process, so the speed figures are ratios measured together):
      threshold chosen on the same validation slice);
   5. serving latency of each exported model for one median-length article (p50/p99) and
      batch-64 throughput, in-process and over REST through the local TF-Serving-API server,
-     measured in a child process set up as `fakenews serve` is (serving/settings.py).
+     measured in three child processes set up as `fakenews serve` is (serving/settings.py);
+     the figures are the three runs' median.
 
 Run from the repository root (takes ~15-25 minutes on 2 cores):
     TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/bench_models.py
@@ -57,6 +58,7 @@ from timing import call_seconds  # noqa: E402  (bench/, this script's folder)
 
 NOTEBOOK_EPOCHS = 50  # What the notebook trains for; its time is extrapolated from s/epoch.
 LATENCY_CALLS = 300
+LATENCY_RUNS = 3  # Child processes measuring serving latency; figures are their median.
 THROUGHPUT_BATCHES = 20
 
 
@@ -186,11 +188,17 @@ def measure_latency(call_one: Callable[[], object], call_batch: Callable[[], obj
 
 
 def latency_in_process(model_dir: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict[str, float]:
-    """The exported serving_default signature called directly, as TF Serving would run it."""
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
-    one = {k: tf.constant([v]) for k, v in article.items()}
-    many = {k: tf.constant([row[k] for row in batch]) for k in features.TEXT_KEYS}
-    return measure_latency(lambda: serve(**one), lambda: serve(**many), len(batch))
+    """The exported serving_default signature run as TF Serving runs it: fed and fetched in a
+    Session over the SavedModel's 'serve' graph (serving.servable, the local server's core)."""
+    from serving.servable import Servable
+
+    signature = Servable(model_dir, version=1, max_batch=len(batch)).signature("")
+
+    def strings(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
+        return {k: np.array([row[k].encode("utf-8") for row in rows], dtype=object) for k in features.TEXT_KEYS}
+
+    one, many = strings([article]), strings(batch)
+    return measure_latency(lambda: signature.run(one), lambda: signature.run(many), len(batch))
 
 
 def latency_over_rest(model_base: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict[str, float]:
@@ -210,17 +218,26 @@ def serving_latency(model_base: str, requests: dict) -> dict[str, dict[str, floa
             "rest": latency_over_rest(model_base, requests["article"], requests["batch"])}
 
 
-def latency_in_child(model_base: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict:
-    """serving_latency in a fresh process with the serving kernel settings, which must be set
-    before TensorFlow loads (this process has trained with the default ones)."""
+def latency_in_children(model_base: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict:
+    """serving_latency in LATENCY_RUNS fresh processes with the serving settings, which must be
+    set before TensorFlow loads (this process has trained with the default ones).
+
+    Each figure is the median over the runs; the runs' own figures are kept under
+    "latency_runs". One run's p50 moved by up to 30 % from run to run on this 2-core machine.
+    """
     from serving import settings
 
     requests = pathlib.Path(model_base, "requests.json")
     requests.write_text(json.dumps({"article": article, "batch": batch}), encoding="utf-8")
-    child = subprocess.run(
-        [sys.executable, __file__, "--latency-of", model_base, "--requests", str(requests)],
-        env={**os.environ, **settings.KERNEL_ENVIRONMENT}, capture_output=True, text=True, check=True)
-    return json.loads(child.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(LATENCY_RUNS):
+        child = subprocess.run(
+            [sys.executable, __file__, "--latency-of", model_base, "--requests", str(requests)],
+            env={**os.environ, **settings.SERVING_ENVIRONMENT}, capture_output=True, text=True, check=True)
+        runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    medians = {path: {figure: float(np.median([run[path][figure] for run in runs])) for figure in runs[0][path]}
+               for path in runs[0]}
+    return {**medians, "latency_runs": runs}
 
 
 def main() -> None:
@@ -253,7 +270,7 @@ def main() -> None:
             results[name] = train_variant(name, splits, model_dir)
             probabilities, predicted = score_model(model_dir, splits.eval_raw)
             results[name].update(classification_metrics(eval_labels, probabilities, predicted))
-            results[name].update(latency_in_child(os.path.join(exports, name), article, batch))
+            results[name].update(latency_in_children(os.path.join(exports, name), article, batch))
             print(name, json.dumps(results[name], indent=1, default=float))
     results["tfidf_lr_default"] = tfidf_baseline(splits, tuned=False)
     results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True)

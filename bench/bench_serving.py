@@ -3,7 +3,8 @@
   single article  p50 / p99 latency of one-article requests, cycling through real articles
   batch of 64     articles per second over batches of 64 articles
 
-in-process calls the SavedModel's serving_default concrete function directly; rest-api adds
+in-process runs the SavedModel's serving_default signature as TF Serving does, fed and
+fetched in a Session (serving.servable, the local server's core); rest-api adds
 the local server's own work, in process: its REST handler (JSON in and out, input checks,
 tensor conversion) without HTTP; rest and grpc go through serving.client /
 serving.grpc_client to `fakenews serve`, started as its own process so client and server do
@@ -34,16 +35,18 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from serving import settings  # noqa: E402
 
-# The in-process and REST-handler paths run here: the same kernels as `fakenews serve`.
-settings.use_serving_kernels()
+# The in-process and REST-handler paths run here: the same TensorFlow settings as `fakenews serve`.
+settings.apply_serving_environment()
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from preprocessing import features  # noqa: E402
 from serving.client import Article, ClientError, RestClient  # noqa: E402
 from serving.grpc_client import GrpcClient  # noqa: E402
 from serving.model_store import ModelStore, list_versions  # noqa: E402
 from serving.rest import RestApi  # noqa: E402
+from serving.servable import Servable  # noqa: E402
 from tests.data import read_rows  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "serving.json"
@@ -60,13 +63,11 @@ def _free_port() -> int:
 
 
 def _in_process(model_dir: str) -> Predict:
-    signature = tf.saved_model.load(model_dir).signatures["serving_default"]
+    signature = Servable(model_dir, version=0, max_batch=settings.MAX_BATCH).signature("")
 
     def predict(articles: Sequence[Article]) -> object:
-        outputs = signature(title=tf.constant([a.title for a in articles]),
-                            author=tf.constant([a.author for a in articles]),
-                            text=tf.constant([a.text for a in articles]))
-        return outputs["probability"].numpy(), outputs["label"].numpy()
+        return signature.run({key: np.array([getattr(a, key).encode("utf-8") for a in articles], dtype=object)
+                              for key in features.TEXT_KEYS})
 
     return predict
 

@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback.
+        print(f"error: {args.command} interrupted by Ctrl-C", file=sys.stderr)
+        return 128 + 2  # The shell's convention for "ended by SIGINT".
 
 
 if __name__ == "__main__":

@@ -94,6 +94,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}; completed components are cached: re-run the same command to resume",
               file=sys.stderr)
         return 128 + 15  # The shell's convention for "ended by SIGTERM".
+    except KeyboardInterrupt:  # Ctrl-C unwinds the run as SIGTERM's RunInterrupted does.
+        print("error: interrupted by Ctrl-C; completed components are cached: re-run the same command to resume",
+              file=sys.stderr)
+        return 128 + 2  # "Ended by SIGINT".
     except Exception as error:  # A component failed: one line here, the trace in run.log.
         log = os.path.join(config.output, local_runner.LOG_FILE)
         print(f"error: pipeline failed: {type(error).__name__}: {error}".splitlines()[0]

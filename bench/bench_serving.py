@@ -22,8 +22,6 @@ import json
 import os
 import pathlib
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +39,9 @@ settings.apply_serving_environment()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from bench.bench_load import serve  # noqa: E402  (`fakenews serve` on ports it picks itself)
 from preprocessing import features  # noqa: E402
-from serving.client import Article, ClientError, RestClient  # noqa: E402
+from serving.client import Article, RestClient  # noqa: E402
 from serving.grpc_client import GrpcClient  # noqa: E402
 from serving.model_store import ModelStore, list_versions  # noqa: E402
 from serving.rest import RestApi  # noqa: E402
@@ -51,15 +50,8 @@ from tests.data import read_rows  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "serving.json"
 WARM_UP_CALLS = 5
-SERVER_START_SECONDS = 180
 
 Predict = Callable[[Sequence[Article]], object]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _in_process(model_dir: str) -> Predict:
@@ -84,23 +76,6 @@ def _rest_api(store: ModelStore) -> Predict:
         return response
 
     return predict
-
-
-def _start_server(model_base: str, model_name: str, rest_port: int, grpc_port: int, log: pathlib.Path):
-    command = [sys.executable, "-m", "fakenews", "serve", "--model-base", model_base, "--model-name", model_name,
-               "--rest-port", str(rest_port), "--grpc-port", str(grpc_port)]
-    server = subprocess.Popen(command, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    with RestClient(f"http://127.0.0.1:{rest_port}", model_name, timeout=5) as client:
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if any(status.state == "AVAILABLE" for status in client.status()):
-                    return server
-            except ClientError:
-                pass  # Not listening yet.
-            time.sleep(0.5)
-    server.kill()
-    raise SystemExit(f"fakenews serve did not come up within {SERVER_START_SECONDS} s:\n{log.read_text()[-2000:]}")
 
 
 def _measure(predictors: dict[str, Predict], batches: list[list[Article]]) -> dict[str, list[float]]:
@@ -136,15 +111,13 @@ def main() -> int:
     batches = [articles[i * args.batch_size:(i + 1) * args.batch_size] for i in range(args.batches)]
     load_before = os.getloadavg()
 
-    rest_port, grpc_port = _free_port(), _free_port()
     store = ModelStore(args.model_base, args.model_name, max_batch=settings.MAX_BATCH, poll_seconds=3600)
-    with tempfile.TemporaryDirectory() as scratch:
-        server = _start_server(args.model_base, args.model_name, rest_port, grpc_port,
-                               pathlib.Path(scratch) / "serve.log")
+    with tempfile.TemporaryDirectory() as scratch, \
+            serve(args.model_base, args.model_name, log=pathlib.Path(scratch) / "serve.log") as server:
         try:
             store.start()
-            with RestClient(f"http://127.0.0.1:{rest_port}", args.model_name) as rest, \
-                    GrpcClient(f"127.0.0.1:{grpc_port}", args.model_name) as grpc_client:
+            with RestClient(server.rest_url, args.model_name) as rest, \
+                    GrpcClient(server.grpc_target, args.model_name) as grpc_client:
                 predictors: dict[str, Predict] = {
                     "in-process": _in_process(versions[max(versions)]),
                     "rest-api": _rest_api(store),
@@ -155,8 +128,6 @@ def main() -> int:
                 batched = _measure(predictors, batches)
         finally:
             store.stop()
-            server.terminate()
-            server.wait(timeout=60)
 
     results = {
         name: {

@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.model import EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, dense_name, lstm_columns, mean_over_copies
+from components.model import (EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, copy_blocks, dense_name, lstm_columns,
+                              mean_over_copies)
 from pipeline.config import Hyperparameters
 from preprocessing import features, text
 
@@ -139,14 +140,14 @@ class _ReverseDocuments(keras.layers.Layer):
 
 def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.ndarray]]:
     """[kernel, recurrent kernel, bias] of every copy's LSTM of every direction, in part order."""
-    n, units, embedding_dim = hparams.ensemble_size, hparams.lstm_units, hparams.embedding_dim
+    n, units = hparams.ensemble_size, hparams.lstm_units
     layer = trained.get_layer(LSTM)
     directions = [layer.forward_layer, layer.backward_layer] if hparams.bidirectional else [layer]
+    copies = list(zip(copy_blocks(hparams.embedding_dim, n), copy_blocks(units, n), lstm_columns(units, n)))
     parts = []
     for direction in directions:
         kernel, recurrent, bias = direction.get_weights()
-        for m, columns in enumerate(lstm_columns(units, n)):
-            rows, state = slice(m * embedding_dim, (m + 1) * embedding_dim), slice(m * units, (m + 1) * units)
+        for rows, state, columns in copies:
             parts.append([kernel[rows][:, columns], recurrent[state][:, columns], bias[columns]])
     return parts
 

@@ -35,7 +35,7 @@ def dense_name(index: int) -> str:
     return f"dense{index + 1}"
 
 
-def _blocks(size: int, copies: int) -> list[np.ndarray]:
+def copy_blocks(size: int, copies: int) -> list[np.ndarray]:
     """Copy m's indices among `copies` equal consecutive blocks of `size` each."""
     return [np.arange(m * size, (m + 1) * size) for m in range(copies)]
 
@@ -114,10 +114,10 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
     )(token_ids)
     x = keras.layers.Dropout(hparams.dropout_embedding)(x)
 
-    lstm_rows = _blocks(hparams.embedding_dim, n)
+    lstm_rows = copy_blocks(hparams.embedding_dim, n)
     columns = lstm_columns(units, n)
     kernel_mask = _block_mask((n * hparams.embedding_dim, LSTM_GATES * n * units), lstm_rows, columns)
-    recurrent_mask = _block_mask((n * units, LSTM_GATES * n * units), _blocks(units, n), columns)
+    recurrent_mask = _block_mask((n * units, LSTM_GATES * n * units), copy_blocks(units, n), columns)
     lstm_layers = [keras.layers.LSTM(
         n * units,
         kernel_constraint=BlockMask(kernel_mask) if split else None,
@@ -138,7 +138,7 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
     dense_layers = []
     for index, width in enumerate((*hparams.dense_units, 1)):
         last = index == len(hparams.dense_units)
-        cols = _blocks(width, n)
+        cols = copy_blocks(width, n)
         layer = keras.layers.Dense(
             n * width, activation="sigmoid" if last else "relu",
             kernel_constraint=BlockMask(_block_mask((sum(map(len, rows)), n * width), rows, cols)) if split else None,
@@ -153,7 +153,7 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
         seeds = np.random.default_rng(hparams.seed)
         for layer in lstm_layers:
             _initialise_blocks(layer.cell.kernel, lstm_rows, columns, keras.initializers.GlorotUniform, seeds)
-            _initialise_blocks(layer.cell.recurrent_kernel, _blocks(units, n), columns,
+            _initialise_blocks(layer.cell.recurrent_kernel, copy_blocks(units, n), columns,
                                keras.initializers.Orthogonal, seeds)
         for layer, layer_rows, layer_cols in dense_layers:
             _initialise_blocks(layer.kernel, layer_rows, layer_cols, keras.initializers.GlorotUniform, seeds)

@@ -190,14 +190,11 @@ def measure_latency(call_one: Callable[[], object], call_batch: Callable[[], obj
 def latency_in_process(model_dir: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict[str, float]:
     """The exported serving_default signature run as TF Serving runs it: fed and fetched in a
     Session over the SavedModel's 'serve' graph (serving.servable, the local server's core)."""
+    from serving import tensors
     from serving.servable import Servable
 
     signature = Servable(model_dir, version=1, max_batch=len(batch)).signature("")
-
-    def strings(rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
-        return {k: np.array([row[k].encode("utf-8") for row in rows], dtype=object) for k in features.TEXT_KEYS}
-
-    one, many = strings([article]), strings(batch)
+    one, many = (tensors.instances_to_arrays(rows, signature.inputs) for rows in ([article], batch))
     return measure_latency(lambda: signature.run(one), lambda: signature.run(many), len(batch))
 
 

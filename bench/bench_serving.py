@@ -17,6 +17,7 @@ them alike. Writes bench/results/serving.json and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -40,11 +41,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench.bench_load import serve  # noqa: E402  (`fakenews serve` on ports it picks itself)
-from preprocessing import features  # noqa: E402
 from serving.client import Article, RestClient  # noqa: E402
 from serving.grpc_client import GrpcClient  # noqa: E402
 from serving.model_store import ModelStore, list_versions  # noqa: E402
 from serving.rest import RestApi  # noqa: E402
+from serving import tensors  # noqa: E402
 from serving.servable import Servable  # noqa: E402
 from tests.data import read_rows  # noqa: E402
 
@@ -58,8 +59,7 @@ def _in_process(model_dir: str) -> Predict:
     signature = Servable(model_dir, version=0, max_batch=settings.MAX_BATCH).signature("")
 
     def predict(articles: Sequence[Article]) -> object:
-        return signature.run({key: np.array([getattr(a, key).encode("utf-8") for a in articles], dtype=object)
-                              for key in features.TEXT_KEYS})
+        return signature.run(tensors.instances_to_arrays([dataclasses.asdict(a) for a in articles], signature.inputs))
 
     return predict
 
@@ -69,7 +69,7 @@ def _rest_api(store: ModelStore) -> Predict:
     path = f"/v1/models/{store.model_name}:predict"
 
     def predict(articles: Sequence[Article]) -> object:
-        body = {"instances": [{"title": a.title, "author": a.author, "text": a.text} for a in articles]}
+        body = {"instances": [dataclasses.asdict(a) for a in articles]}
         status, response = api.handle("POST", path, json.dumps(body).encode())
         if status != 200:
             raise SystemExit(f"the REST handler failed: {response.decode()}")

@@ -25,7 +25,9 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from pipeline import local_runner  # noqa: E402
-from pipeline.config import PipelineConfig, hyperparameters_for  # noqa: E402
+from components.hyperparameters import hyperparameters_for  # noqa: E402
+from pipeline.config import PipelineConfig  # noqa: E402
+from pipeline.run_folder import RunFolder  # noqa: E402
 from tests.conftest import write_sample  # noqa: E402
 
 MODES = {
@@ -46,10 +48,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         data = write_sample(pathlib.Path(work) / "data" / "articles.csv", rows=args.rows)
         for mode, beam_args in MODES.items():
-            config = PipelineConfig(data=str(data), output=os.path.join(work, mode), beam_args=beam_args,
-                                    hyperparameters=hyperparameters_for(epochs=args.epochs), enable_cache=False)
+            config = PipelineConfig(beam_args=beam_args, hyperparameters=hyperparameters_for(epochs=args.epochs),
+                                    enable_cache=False)
             started = time.perf_counter()
-            _, durations = local_runner.run(config)
+            _, durations = local_runner.run(config, str(data), RunFolder(os.path.join(work, mode)))
             results[mode] = {"total_seconds": time.perf_counter() - started, "components": durations,
                              "beam_components_seconds": sum(durations.get(c, 0.0) for c in BEAM_COMPONENTS)}
     report = {"rows": args.rows, "epochs": args.epochs, "load_average_at_end": os.getloadavg(), "results": results}

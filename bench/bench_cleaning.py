@@ -36,7 +36,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import nltk  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from preprocessing import porter, reference, text  # noqa: E402
+from preprocessing import porter, text  # noqa: E402
+from tests import reference  # noqa: E402
 from tests.data import read_rows  # noqa: E402
 
 FIELDS = ("title", "author", "text")

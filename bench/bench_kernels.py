@@ -31,7 +31,8 @@ def measure(model_dir: str) -> dict[str, float]:
     import numpy as np
     import tensorflow as tf
 
-    from preprocessing import features, reference, text
+    from preprocessing import features, text
+    from tests import reference
     from tests.data import read_rows, serialized_example
     from timing import call_seconds  # bench/, this script's folder
 

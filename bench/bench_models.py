@@ -50,9 +50,12 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 from components import signatures, trainer  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 from pipeline import pipeline as dag  # noqa: E402
-from pipeline.config import PipelineConfig, hyperparameters_for  # noqa: E402
+from components.hyperparameters import hyperparameters_for  # noqa: E402
+from pipeline.config import PIPELINE_NAME, PipelineConfig  # noqa: E402
+from pipeline.run_folder import RunFolder  # noqa: E402
 from pipeline.summary import latest_run_outputs  # noqa: E402
-from preprocessing import features, reference  # noqa: E402
+from preprocessing import features  # noqa: E402
+from tests import reference  # noqa: E402
 from tests.data import canonical_path  # noqa: E402
 from timing import call_seconds  # noqa: E402  (bench/, this script's folder)
 
@@ -77,8 +80,8 @@ def _records(pattern: str) -> list[bytes]:
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
-def load_splits(config: PipelineConfig) -> Splits:
-    _, outputs = latest_run_outputs(config)
+def load_splits(folder: RunFolder) -> Splits:
+    _, outputs = latest_run_outputs(folder.metadata_path, PIPELINE_NAME)
     transform_output = tft.TFTransformOutput(outputs[dag.TRANSFORM]["transform_graph"][0].uri)
     transformed = outputs[dag.TRANSFORM]["transformed_examples"][0].uri
     raw = outputs[dag.EXAMPLE_GEN]["examples"][0].uri
@@ -249,13 +252,13 @@ def main() -> None:
         print(json.dumps(serving_latency(args.latency_of, json.loads(pathlib.Path(args.requests).read_text()))))
         return
 
-    config = PipelineConfig(data=args.data, output=args.output, enable_cache=False)
+    folder = RunFolder(args.output)
     started = time.perf_counter()
-    _, durations = local_runner.run(config)
+    _, durations = local_runner.run(PipelineConfig(enable_cache=False), args.data, folder)
     run_seconds = time.perf_counter() - started
     print(f"Default pipeline run: {run_seconds:.0f} s")
 
-    splits = load_splits(config)
+    splits = load_splits(folder)
     eval_labels = raw_columns(splits.eval_raw)[1]
     article = median_article(splits)
     batch_columns, _ = raw_columns(splits.eval_raw[:64])

@@ -26,7 +26,7 @@ import tf_keras as keras
 
 from components.model import (EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, copy_blocks, dense_name, lstm_columns,
                               mean_over_copies)
-from pipeline.config import Hyperparameters
+from components.hyperparameters import Hyperparameters
 from preprocessing import features, text
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pipeline.config import Hyperparameters
+from components.hyperparameters import Hyperparameters
 from preprocessing import features
 
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
@@ -148,7 +148,7 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
         dense_layers.append((layer, rows, cols))
         rows = cols
 
-    model = keras.Model(token_ids, x, name=f"fakenews_{hparams.model}")
+    model = keras.Model(token_ids, x, name=f"fakenews_{hparams.preset}")
     if split:
         seeds = np.random.default_rng(hparams.seed)
         for layer in lstm_layers:

@@ -8,8 +8,6 @@ train both model variants with exactly the pipeline's code.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import time
 
 import numpy as np
@@ -19,24 +17,16 @@ import tf_keras as keras
 from absl import logging
 from tfx import v1 as tfx
 
-from components import signatures
+from components import signatures, training_summary
 from components.fused import can_fuse, fuse
+from components.hyperparameters import Hyperparameters
 from components.model import build_model, parameter_count, serving_model
-from pipeline.config import Hyperparameters
 from preprocessing import features, text
 
 NOTEBOOK_THRESHOLD = 0.5  # The notebook's decision rule.
-TRAINING_SUMMARY_FILE = "training_summary.json"
 # Documents are pre-padded to MAX_LENGTH; with masking, a batch is cut to its longest
 # document. Bucketing batches documents of similar length so few steps are padding.
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
-
-
-def hyperparameters_from(custom_config: dict | None) -> Hyperparameters:
-    values = dict((custom_config or {}).get("hyperparameters", {}))
-    if "dense_units" in values:
-        values["dense_units"] = tuple(values["dense_units"])  # JSON turned the tuple into a list.
-    return Hyperparameters(**values)
 
 
 def read_examples(file_patterns: list[str], tf_transform_output: tft.TFTransformOutput) -> tf.data.Dataset:
@@ -232,7 +222,7 @@ def train(
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    hparams = hyperparameters_from(fn_args.custom_config)
+    hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     result = train(hparams, read_examples(fn_args.train_files, tf_transform_output), fn_args.model_run_dir)
     signatures.export(result.model, tf_transform_output, result.threshold, fn_args.serving_model_dir,
@@ -253,6 +243,4 @@ def write_training_summary(model_run_dir: str, hparams: Hyperparameters, result:
         "validation_f1": result.validation_f1,
         "parameter_count": result.parameter_count,
     }
-    tf.io.gfile.makedirs(model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_SUMMARY_FILE), "w") as f:
-        f.write(json.dumps(summary, indent=2))
+    training_summary.write(model_run_dir, summary)

@@ -1,7 +1,7 @@
 """Kubernetes manifests serving the pushed model: TF Serving (Deployment + Service), or KServe.
 
 Rendered from the PipelineConfig the pipeline was compiled with, so the model name and the
-folder served are, by construction, the ones the Pusher writes (`config.serving_base`):
+folder served are, by construction, the ones the Pusher writes (`Locations.serving_base`):
 - bucket (default): TF Serving reads <pipeline root>/serving/<model> directly and loads each
   version the Pusher adds; KServe's storage initializer downloads it;
 - PVC (`pvc=CLAIM`): the claim holds a copy of the run's `serving/` folder, i.e.
@@ -43,9 +43,9 @@ def _check(config: PipelineConfig, image: str) -> None:
         raise ValueError(f"serving image {image!r} needs a tag (KServe's runtimeVersion is that tag)")
 
 
-def model_base_path(config: PipelineConfig, pvc: str | None = None) -> str:
+def model_base_path(config: PipelineConfig, serving_base: str, pvc: str | None = None) -> str:
     """The folder TF Serving watches for numbered versions."""
-    return f"{PVC_MOUNT}/{config.model_name}" if pvc else config.serving_base
+    return f"{PVC_MOUNT}/{config.model_name}" if pvc else serving_base
 
 
 def model_status_path(config: PipelineConfig) -> str:
@@ -74,7 +74,7 @@ def _probe(config: PipelineConfig, initial_delay: int, period: int, failures: in
 SERVING_ENV = [{"name": name, "value": value} for name, value in settings.SERVING_ENVIRONMENT.items()]
 
 
-def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
+def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
                replicas: int = 1) -> list[dict[str, Any]]:
     """A TF Serving Deployment serving config.model_name, and its ClusterIP Service."""
     _check(config, image)
@@ -88,7 +88,7 @@ def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_S
             f"--port={GRPC_PORT}",
             f"--rest_api_port={REST_PORT}",
             f"--model_name={config.model_name}",
-            f"--model_base_path={model_base_path(config, pvc)}",
+            f"--model_base_path={model_base_path(config, serving_base, pvc)}",
             f"--file_system_poll_wait_seconds={POLL_SECONDS}",
         ],
         "ports": [
@@ -133,7 +133,7 @@ def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_S
     return [deployment, service]
 
 
-def inference_service(config: PipelineConfig, pvc: str | None = None,
+def inference_service(config: PipelineConfig, serving_base: str, pvc: str | None = None,
                       image: str = TF_SERVING_IMAGE) -> dict[str, Any]:
     """A KServe InferenceService on KServe's TF Serving runtime, same model server version.
 
@@ -149,7 +149,7 @@ def inference_service(config: PipelineConfig, pvc: str | None = None,
                 "model": {
                     "modelFormat": {"name": "tensorflow"},
                     "runtimeVersion": image.rsplit(":", 1)[1],
-                    "storageUri": f"pvc://{pvc}/{config.model_name}" if pvc else config.serving_base,
+                    "storageUri": f"pvc://{pvc}/{config.model_name}" if pvc else serving_base,
                     "env": SERVING_ENV,
                     "resources": RESOURCES,
                 }
@@ -165,11 +165,12 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
-def render(config: PipelineConfig, pvc: str | None = None, image: str = TF_SERVING_IMAGE) -> dict[str, str]:
+def render(config: PipelineConfig, serving_base: str, pvc: str | None = None,
+           image: str = TF_SERVING_IMAGE) -> dict[str, str]:
     """File name -> YAML text, one file per way of serving."""
     documents = {
-        "tfserving.yaml": tf_serving(config, pvc, image),
-        "kserve.yaml": [inference_service(config, pvc, image)],
+        "tfserving.yaml": tf_serving(config, serving_base, pvc, image),
+        "kserve.yaml": [inference_service(config, serving_base, pvc, image)],
     }
     return {name: yaml.dump_all(docs, Dumper=_PlainDumper, sort_keys=False) for name, docs in documents.items()}
 

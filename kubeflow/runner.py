@@ -17,7 +17,6 @@ The output's suffix picks its format:
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
 
 import tensorflow as tf
 import yaml
@@ -25,7 +24,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
-from pipeline.config import PipelineConfig
+from pipeline.config import Locations, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
 _LOCAL_SCHEMES = {"", "file", "ram"}
@@ -43,8 +42,8 @@ def _check_bucket_uri(flag: str, uri: str) -> None:
                          f" ({', '.join(f'{name}://' for name in buckets)}), got {uri!r}")
 
 
-def kubeflow_config(pipeline_root: str, data_root: str, beam_args: Sequence[str], **changes: Any) -> PipelineConfig:
-    """The run's config on the cluster: the pipeline root is the bucket URI as given, and the
+def kubeflow_locations(pipeline_root: str, data_root: str) -> Locations:
+    """Where a cluster run's things live: the pipeline root is the bucket URI as given, and the
     Pusher writes under it (<pipeline_root>/serving/<model_name>), where serving reads.
 
     data_root: the bucket folder holding the staged CSV (`fakenews stage`, then upload)."""
@@ -53,8 +52,8 @@ def kubeflow_config(pipeline_root: str, data_root: str, beam_args: Sequence[str]
     if data_root.endswith(".csv"):
         raise ValueError(f"--data-root: CsvExampleGen reads a folder; pass the folder of {data_root!r}")
     pipeline_root = pipeline_root.rstrip("/")
-    return PipelineConfig(data=data_root, output=pipeline_root, pipeline_root_uri=pipeline_root,
-                          beam_args=tuple(beam_args), **changes)
+    return Locations(data_source=data_root, data_root=data_root, pipeline_root=pipeline_root,
+                     serving_root=f"{pipeline_root}/serving")
 
 
 def check_image(image: str) -> None:
@@ -65,8 +64,8 @@ def check_image(image: str) -> None:
         raise ValueError(f"--image: {image!r} has no pinned tag; use NAME:TAG (not :latest) or NAME@sha256:DIGEST")
 
 
-def compile_pipeline(config: PipelineConfig, image: str) -> pipeline_spec_pb2.PipelineJob:
-    """The PipelineJob of `create_pipeline(config)`, every task on `image`."""
+def compile_pipeline(config: PipelineConfig, locations: Locations, image: str) -> pipeline_spec_pb2.PipelineJob:
+    """The PipelineJob of `create_pipeline(config, locations)`, every task on `image`."""
     check_image(image)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
@@ -76,14 +75,14 @@ def compile_pipeline(config: PipelineConfig, image: str) -> pipeline_spec_pb2.Pi
             use_pipeline_spec_2_1=True,
         )
     )
-    pipeline = create_pipeline(config, data_root=config.data, metadata_connection_config=None)
+    pipeline = create_pipeline(config, locations, metadata_connection_config=None)
     job_dict = runner.run(pipeline, write_out=False)
     # Strict parses: a field the KFP protos do not define fails here, not on the cluster.
     job = json_format.ParseDict(job_dict, pipeline_spec_pb2.PipelineJob())
     spec = json_format.ParseDict(job_dict["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     # TFX puts the pipeline root only in the PipelineJob's runtime config, which a .yaml upload
     # drops; as the spec's default root, the KFP UI pre-fills it when starting a run.
-    spec.default_pipeline_root = config.pipeline_root
+    spec.default_pipeline_root = locations.pipeline_root
     job.pipeline_spec.Clear()
     job.pipeline_spec.update(json_format.MessageToDict(spec))
     return job

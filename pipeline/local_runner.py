@@ -18,8 +18,8 @@ from tfx import v1 as tfx
 from pipeline.config import PipelineConfig
 from pipeline.input_check import StagingReport, check_and_stage
 from pipeline.pipeline import create_pipeline
+from pipeline.run_folder import RunFolder
 
-LOG_FILE = "run.log"
 STOP_GRACE_SECONDS = 30  # After SIGTERM, for the run to wind down before the process is ended.
 
 
@@ -141,28 +141,30 @@ def _fail_unfinished_executions(metadata_path: str, since_ms: int) -> None:
         logging.getLogger(__name__).exception("could not mark the interrupted executions FAILED")
 
 
-def run(config: PipelineConfig, out: TextIO | None = None) -> tuple[StagingReport, dict[str, float]]:
-    """Checks and stages the input, then runs the whole DAG. Returns the staging report and
+def run(config: PipelineConfig, data: str, folder: RunFolder,
+        out: TextIO | None = None) -> tuple[StagingReport, dict[str, float]]:
+    """Checks and stages the input `data` (a CSV or a folder of them), then runs the whole DAG
+    with its artifacts, metadata and pushed models in `folder`. Returns the staging report and
     each component's wall time in seconds. Raises InputError before Beam starts on bad input,
     and RunInterrupted if SIGTERM arrives during the run. Progress goes to `out`, by default
     the sys.stdout of the moment (not of import time, which a test may have replaced)."""
     out = out or sys.stdout
-    report = check_and_stage(config.data, config.staging_dir, config.columns, config.drop_invalid)
+    report = check_and_stage(data, folder.staging_dir, config.columns, config.drop_invalid)
     print(f"Input: {report.rows_staged:,} rows from {len(report.files)} file(s) → {report.staged_csv}", file=out)
-    os.makedirs(config.output, exist_ok=True)
+    os.makedirs(folder.path, exist_ok=True)
     pipeline = create_pipeline(
         config,
-        data_root=os.path.dirname(report.staged_csv),
+        folder.locations(data_source=data, data_root=os.path.dirname(report.staged_csv)),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path
+            folder.metadata_path
         ),
     )
     progress = ComponentProgress(lambda line: print(line, file=out, flush=True))
     started_ms = int(time.time() * 1000)
-    with _logging_to(os.path.join(config.output, LOG_FILE), progress), _sigterm_interrupts(progress):
+    with _logging_to(folder.log_path, progress), _sigterm_interrupts(progress):
         try:
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except BaseException:
-            _fail_unfinished_executions(config.metadata_path, started_ms)
+            _fail_unfinished_executions(folder.metadata_path, started_ms)
             raise
     return report, progress.durations

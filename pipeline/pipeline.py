@@ -14,8 +14,8 @@ from tfx import v1 as tfx
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
-from pipeline.code_version import source_fingerprint
-from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
+from pipeline.code_version import code_fingerprint
+from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
 from preprocessing import features
 
 # Component ids, as they appear in ML Metadata, in the KFP DAG and in the run summary.
@@ -31,14 +31,21 @@ EVALUATION_REPORT = "EvaluationReport"
 PUSHER = "Pusher"
 
 
+def _module(import_path: str) -> str:
+    return import_path.rpartition(".")[0]
+
+
 def create_pipeline(
     config: PipelineConfig,
-    data_root: str,
+    locations: Locations,
     metadata_connection_config: Any | None = None,
 ) -> tfx.dsl.Pipeline:
-    """data_root: folder of staged CSV (pipeline.input_check) that CsvExampleGen ingests."""
+    """The DAG `config` describes, reading and writing where `locations` says.
+
+    Components whose code is ours carry its fingerprint (pipeline.code_version) as a property,
+    so editing that code, and only that code, invalidates their cached results."""
     example_gen = tfx.components.CsvExampleGen(
-        input_base=data_root,
+        input_base=locations.data_root,
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(
                 splits=[
@@ -61,7 +68,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"truncating": config.truncating, "code": source_fingerprint("preprocessing")},
+        custom_config={"truncating": config.truncating, "code": code_fingerprint(_module(PREPROCESSING_FN))},
     )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -70,10 +77,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={
-            "hyperparameters": config.hyperparameters.as_custom_config(),
-            "code": source_fingerprint("components", "preprocessing"),
-        },
+        custom_config={**config.hyperparameters.as_custom_config(), "code": code_fingerprint(_module(RUN_FN))},
     )
     baseline_resolver = None
     if config.compare_with_baseline:
@@ -97,19 +101,22 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"],
         statistics=statistics_gen.outputs["statistics"],
-        data_source=config.data,
-        input_base=data_root,
+        data_source=locations.data_source,
+        input_base=locations.data_root,
+        code=code_fingerprint(EvaluationReport.__module__),
     ).with_id(EVALUATION_REPORT)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_base)
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=locations.serving_base(config.model_name))
         ),
+        custom_config={"code": code_fingerprint(AtomicPusher.__module__)},
     ).with_id(PUSHER)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
-        pipeline_root=config.pipeline_root,
+        pipeline_root=locations.pipeline_root,
         components=[
             component for component in (
                 example_gen, statistics_gen, schema_gen, example_validator, transform,

@@ -25,10 +25,21 @@ IMPOSSIBLE_MIN_AUC = 1.01
 @dataclasses.dataclass
 class PipelineRun:
     config: object  # pipeline.config.PipelineConfig
+    data: str  # The input CSV.
+    folder: object  # pipeline.run_folder.RunFolder
     report: object  # pipeline.input_check.StagingReport
     durations: dict
     summary: object  # pipeline.summary.RunSummary
-    sample_csv: pathlib.Path
+
+    @property
+    def serving_base(self) -> str:
+        return self.folder.serving_base(self.config.model_name)
+
+    def latest_outputs(self) -> tuple[dict, dict]:
+        """pipeline.summary.latest_run_outputs of this run's folder: (executions, outputs) by node."""
+        from pipeline.summary import latest_run_outputs
+
+        return latest_run_outputs(self.folder.metadata_path, self.config.pipeline_name)
 
 
 def write_sample(target: pathlib.Path, rows: int = SAMPLE_ROWS, source: str = "articles.csv") -> pathlib.Path:
@@ -45,12 +56,14 @@ def write_sample(target: pathlib.Path, rows: int = SAMPLE_ROWS, source: str = "a
     return target
 
 
-def run_pipeline(config) -> PipelineRun:
+def run_pipeline(config, data: str | os.PathLike, output: str | os.PathLike) -> PipelineRun:
     from pipeline import local_runner, summary
+    from pipeline.run_folder import RunFolder
 
-    report, durations = local_runner.run(config)
-    return PipelineRun(config, report, durations, summary.collect(config, report, durations),
-                       pathlib.Path(config.data))
+    folder = RunFolder(str(output))
+    report, durations = local_runner.run(config, str(data), folder)
+    return PipelineRun(config, str(data), folder, report, durations,
+                       summary.collect(folder.metadata_path, config.pipeline_name, report, durations))
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +74,8 @@ def sample_csv(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, sample_csv) -> PipelineRun:
     """The whole DAG, default model, on the sample; its model is blessed and pushed."""
-    from pipeline.config import PipelineConfig, hyperparameters_for
+    from components.hyperparameters import hyperparameters_for
+    from pipeline.config import PipelineConfig
 
-    config = PipelineConfig(
-        data=str(sample_csv),
-        output=str(tmp_path_factory.mktemp("run")),
-        hyperparameters=hyperparameters_for(epochs=SAMPLE_EPOCHS),
-        min_auc=MEETABLE_MIN_AUC,
-    )
-    return run_pipeline(config)
+    config = PipelineConfig(hyperparameters=hyperparameters_for(epochs=SAMPLE_EPOCHS), min_auc=MEETABLE_MIN_AUC)
+    return run_pipeline(config, sample_csv, tmp_path_factory.mktemp("run"))

@@ -221,8 +221,9 @@ def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
     import tensorflow as tf
 
     from pipeline import pipeline as dag
-    from pipeline.config import PipelineConfig, hyperparameters_for
-    from pipeline.summary import latest_run_outputs, render
+    from components.hyperparameters import hyperparameters_for
+    from pipeline.config import PipelineConfig
+    from pipeline.summary import render
     from tests.conftest import run_pipeline, write_sample
 
     real_csv = write_sample(tmp_path / "real.csv", rows=300)
@@ -238,9 +239,8 @@ def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
     data = tmp_path / "messy.csv"
     data.write_bytes(buffer.getvalue().replace(NUL_STAND_IN, "\x00").encode("utf-8-sig"))  # With a BOM.
 
-    config = PipelineConfig(data=str(data), output=str(tmp_path / "run"), drop_invalid=True,
-                            hyperparameters=hyperparameters_for(epochs=1))
-    run = run_pipeline(config)
+    config = PipelineConfig(drop_invalid=True, hyperparameters=hyperparameters_for(epochs=1))
+    run = run_pipeline(config, data, tmp_path / "run")
 
     assert {state for state, _ in run.summary.components.values()} == {"ran"}, run.summary.components
     assert run.report.rows_staged == 300 + 10
@@ -259,7 +259,7 @@ def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
         assert (f"{name}: {count:,}" in shown) == bool(count), shown
     assert "columns not used: source" in shown
 
-    _, outputs = latest_run_outputs(config)
+    _, outputs = run.latest_outputs()
     model = tf.saved_model.load(f"{outputs[dag.TRAINER]['model'][0].uri}/Format-Serving")
     rows = [row for row in JUNK_ROWS if row[4] in ("0", "1")]
     scores = model.signatures["serving_default"](

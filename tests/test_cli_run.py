@@ -6,7 +6,7 @@ from __future__ import annotations
 from fakenews import cli
 from fakenews.commands import run
 from pipeline import local_runner
-from pipeline.config import MODEL_PRESETS
+from components.hyperparameters import PRESETS
 
 
 def _args(*extra: str):
@@ -14,13 +14,13 @@ def _args(*extra: str):
 
 
 def test_the_default_is_the_improved_preset():
-    assert run.config_from(_args()).hyperparameters == MODEL_PRESETS["improved"]
+    assert run.config_from(_args()).hyperparameters == PRESETS["improved"]
 
 
 def test_model_options_override_the_preset():
-    hparams = run.config_from(_args("--model", "notebook", "--epochs", "3", "--ensemble-size", "2")).hyperparameters
-    assert (hparams.model, hparams.epochs, hparams.ensemble_size) == ("notebook", 3, 2)
-    assert hparams.lstm_units == MODEL_PRESETS["notebook"].lstm_units
+    hparams = run.config_from(_args("--preset", "notebook", "--epochs", "3", "--ensemble-size", "2")).hyperparameters
+    assert (hparams.preset, hparams.epochs, hparams.ensemble_size) == ("notebook", 3, 2)
+    assert hparams.lstm_units == PRESETS["notebook"].lstm_units
 
 
 def test_an_impossible_setting_is_a_one_line_error(capsys, tmp_path):

@@ -1,35 +1,85 @@
-"""A change to module code must reach the cache key of the components that run it."""
+"""Each component's cache key follows exactly the code it runs (pipeline/code_version.py).
+
+The edits are made to a copy of the project's packages, so the fingerprints are computed the
+way `create_pipeline` computes them, over the copy's files."""
 
 from __future__ import annotations
 
 import json
+import pathlib
 import shutil
-import sys
 
+import pytest
+
+from pipeline import code_version
 from pipeline import pipeline as dag
-from pipeline.code_version import source_fingerprint
-from pipeline.config import PipelineConfig
+from pipeline.config import Locations, PipelineConfig
+
+REPO = pathlib.Path(code_version.__file__).resolve().parent.parent
+# The module each component of ours runs (pipeline.py passes the same).
+ENTRY_MODULES = {
+    dag.TRANSFORM: "preprocessing.transform",
+    dag.TRAINER: "components.trainer",
+    dag.EVALUATION_REPORT: "components.report.component",
+    dag.PUSHER: "components.pusher",
+}
 
 
-def custom_config(pipeline, node_id: str) -> dict:
-    node = next(c for c in pipeline.components if c.id == node_id)
-    return json.loads(node.exec_properties["custom_config"])
+def fingerprints(root: pathlib.Path) -> dict[str, str]:
+    return {node: code_version.code_fingerprint(module, root) for node, module in ENTRY_MODULES.items()}
 
 
-def test_transform_and_trainer_carry_the_code_fingerprint(tmp_path):
-    pipeline = dag.create_pipeline(PipelineConfig(data="d.csv", output=str(tmp_path)), data_root=str(tmp_path))
-    assert custom_config(pipeline, dag.TRANSFORM)["code"] == source_fingerprint("preprocessing")
-    assert custom_config(pipeline, dag.TRAINER)["code"] == source_fingerprint("components", "preprocessing")
+@pytest.fixture()
+def project_copy(tmp_path) -> pathlib.Path:
+    for package in code_version.PROJECT_PACKAGES:
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
 
 
-def test_fingerprint_follows_the_source(tmp_path, monkeypatch):
-    package = tmp_path / "toy_package"
-    package.mkdir()
-    (package / "__init__.py").write_text("X = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    before = source_fingerprint.__wrapped__("toy_package")
-    assert source_fingerprint.__wrapped__("toy_package") == before
-    (package / "__init__.py").write_text("X = 2\n")
-    assert source_fingerprint.__wrapped__("toy_package") != before
-    shutil.rmtree(package)
-    sys.modules.pop("toy_package", None)
+def changed_after_editing(root: pathlib.Path, relative_path: str) -> set[str]:
+    before = fingerprints(root)
+    path = root / relative_path
+    path.write_text(path.read_text() + "\n# An edit.\n")
+    after = fingerprints(root)
+    return {node for node in ENTRY_MODULES if before[node] != after[node]}
+
+
+def test_create_pipeline_passes_each_component_its_fingerprint(tmp_path):
+    locations = Locations(data_source="d.csv", data_root=str(tmp_path), pipeline_root=str(tmp_path),
+                          serving_root=str(tmp_path / "serving"))
+    pipeline = dag.create_pipeline(PipelineConfig(), locations)
+    nodes = {component.id: component for component in pipeline.components}
+    expected = fingerprints(REPO)
+    for node in (dag.TRANSFORM, dag.TRAINER, dag.PUSHER):
+        assert json.loads(nodes[node].exec_properties["custom_config"])["code"] == expected[node]
+    assert nodes[dag.EVALUATION_REPORT].exec_properties["code"] == expected[dag.EVALUATION_REPORT]
+
+
+def test_editing_report_code_changes_only_the_report(project_copy):
+    assert changed_after_editing(project_copy, "components/report/plots.py") == {dag.EVALUATION_REPORT}
+
+
+def test_editing_model_or_hyperparameter_code_changes_only_the_trainer(project_copy):
+    # The Evaluator, report and Pusher then re-run through the new model artifact (TFX's cache
+    # keys on inputs), not because their own code changed.
+    assert changed_after_editing(project_copy, "components/model.py") == {dag.TRAINER}
+    assert changed_after_editing(project_copy, "components/hyperparameters.py") == {dag.TRAINER}
+
+
+def test_editing_preprocessing_changes_the_transform(project_copy):
+    # The stemmer runs in the Transform graph only; the Trainer embeds that graph from
+    # Transform's output, so it re-runs through its input.
+    assert changed_after_editing(project_copy, "preprocessing/porter.py") == {dag.TRANSFORM}
+    # The stopword list is data, read by both the Transform graph and the serving signatures.
+    assert dag.TRANSFORM in changed_after_editing(project_copy, "preprocessing/english_stopwords.txt")
+
+
+def test_the_pusher_follows_its_own_code(project_copy):
+    assert changed_after_editing(project_copy, "components/pusher.py") == {dag.PUSHER}
+
+
+def test_imports_inside_functions_are_followed():
+    # components.report.component imports its readers and writers inside the function.
+    closure = code_version.module_closure("components.report.component", REPO)
+    assert {"components.report.inputs", "components.report.writer", "components.report.plots"} <= closure.keys()
+    assert "components.trainer" not in closure and "pipeline.config" not in closure

@@ -31,7 +31,7 @@ ARTICLE = Article("Hot reload", "A. Reporter", "A new model version was pushed w
 @pytest.fixture
 def served(pipeline_run, tmp_path):
     """(server, its model base folder, the version it serves): a copy of the pushed version."""
-    pushed = list_versions(pipeline_run.config.serving_base)
+    pushed = list_versions(pipeline_run.serving_base)
     version = max(pushed)
     base = tmp_path / "serving" / pipeline_run.config.model_name
     shutil.copytree(pushed[version], base / str(version))

@@ -18,7 +18,8 @@ from fakenews import cli
 from kubeflow import runner
 from pipeline import pipeline as wiring
 from pipeline.beam_presets import BeamSettings, beam_args
-from pipeline.config import PREPROCESSING_FN, RUN_FN, PipelineConfig
+from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
+from pipeline.run_folder import RunFolder
 
 IMAGE = "europe-docker.pkg.dev/my-project/pipelines/fakenews:0.1.0"
 PIPELINE_ROOT = "gs://my-bucket/fakenews"
@@ -69,7 +70,12 @@ class Compiled:
 
 @pytest.fixture(scope="module")
 def config() -> PipelineConfig:
-    return runner.kubeflow_config(PIPELINE_ROOT, DATA_ROOT, DATAFLOW_ARGS)
+    return PipelineConfig(beam_args=DATAFLOW_ARGS)
+
+
+@pytest.fixture(scope="module")
+def locations() -> Locations:
+    return runner.kubeflow_locations(PIPELINE_ROOT, DATA_ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +99,10 @@ def compiled(tmp_path_factory) -> Compiled:
 def local_pipeline(tmp_path_factory) -> tfx.dsl.Pipeline:
     """The pipeline object as the local runner builds it: local paths, SQLite ML Metadata."""
     output = tmp_path_factory.mktemp("local")
-    local = PipelineConfig(data=str(output / "data.csv"), output=str(output))
+    folder = RunFolder(str(output))
     return wiring.create_pipeline(
-        local, data_root=str(output / "staged"),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(local.metadata_path),
+        PipelineConfig(), folder.locations(data_source=str(output / "data.csv"), data_root=str(output / "staged")),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(folder.metadata_path),
     )
 
 
@@ -141,13 +147,13 @@ def test_evaluator_inputs(compiled):
     assert 'schema_title="tfx.Model"' in model_query
 
 
-def test_blessing_gates_the_pusher(compiled, config):
+def test_blessing_gates_the_pusher(compiled, config, locations):
     assert wiring.EVALUATOR in compiled.tasks[wiring.PUSHER].dependent_tasks
     assert compiled.producer(wiring.PUSHER, "model_blessing") == (wiring.EVALUATOR, "blessing")
     assert compiled.producer(wiring.PUSHER, "model") == (wiring.TRAINER, "model")
     destination = json_format.Parse(compiled.parameter(wiring.PUSHER, "push_destination"), tfx.proto.PushDestination())
-    assert destination.filesystem.base_directory == config.serving_base
-    assert config.serving_base == f"{PIPELINE_ROOT}/serving/{config.model_name}"
+    assert destination.filesystem.base_directory == locations.serving_base(config.model_name)
+    assert locations.serving_base(config.model_name) == f"{PIPELINE_ROOT}/serving/{config.model_name}"
 
 
 def test_every_executor_runs_the_image(compiled):

@@ -11,6 +11,7 @@ import yaml
 from kubernetes import client
 
 from kubeflow import manifests, runner
+from pipeline.config import PipelineConfig
 
 PIPELINE_ROOT = "gs://my-bucket/fakenews"
 # Not the default name, so nothing passes by matching a hard-coded "fakenews".
@@ -22,12 +23,14 @@ SERVING_ENV = [{"name": "TF_ENABLE_ONEDNN_OPTS", "value": "0"}, {"name": "TF_NUM
 
 @pytest.fixture(scope="module")
 def config():
-    """The config compile-kubeflow builds, hence the one the Pusher writes with."""
-    return runner.kubeflow_config(PIPELINE_ROOT, f"{PIPELINE_ROOT}/staged/abc", (), model_name=MODEL_NAME)
+    return PipelineConfig(model_name=MODEL_NAME)
+
+
+SERVING_BASE = runner.kubeflow_locations(PIPELINE_ROOT, f"{PIPELINE_ROOT}/staged/abc").serving_base(MODEL_NAME)
 
 
 def documents(config, pvc: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    rendered = manifests.render(config, pvc)
+    rendered = manifests.render(config, SERVING_BASE, pvc)
     assert set(rendered) == {"tfserving.yaml", "kserve.yaml"}
     return {name: list(yaml.safe_load_all(text)) for name, text in rendered.items()}
 
@@ -73,7 +76,7 @@ def test_tf_serving_deployment_from_the_bucket(config):
     assert server["image"] == manifests.TF_SERVING_IMAGE == "tensorflow/serving:2.16.1"
     args = flags(server["args"])
     assert args["model_name"] == config.model_name == MODEL_NAME
-    assert args["model_base_path"] == config.serving_base == f"{PIPELINE_ROOT}/serving/{MODEL_NAME}"
+    assert args["model_base_path"] == SERVING_BASE == f"{PIPELINE_ROOT}/serving/{MODEL_NAME}"
     ports = {port["name"]: port["containerPort"] for port in server["ports"]}
     assert ports == {"grpc": 8500, "http": 8501}
     assert (args["port"], args["rest_api_port"]) == ("8500", "8501")
@@ -114,20 +117,20 @@ def test_kserve_inference_service(config, pvc, storage):
     assert model["runtimeVersion"] == manifests.TF_SERVING_IMAGE.rsplit(":", 1)[1]
     assert model["storageUri"] == storage
     if pvc is None:
-        assert model["storageUri"] == config.serving_base
+        assert model["storageUri"] == SERVING_BASE
     assert model["resources"] == manifests.RESOURCES
     assert model["env"] == SERVING_ENV
 
 
 def test_serving_image_tag_is_carried_to_both(config):
     docs = {name: list(yaml.safe_load_all(text))
-            for name, text in manifests.render(config, image="tensorflow/serving:2.16.1-gpu").items()}
+            for name, text in manifests.render(config, SERVING_BASE, image="tensorflow/serving:2.16.1-gpu").items()}
     assert container(docs["tfserving.yaml"][0])["image"] == "tensorflow/serving:2.16.1-gpu"
     assert docs["kserve.yaml"][0]["spec"]["predictor"]["model"]["runtimeVersion"] == "2.16.1-gpu"
 
 
 def test_written_files(config, tmp_path):
-    paths = manifests.write(manifests.render(config), str(tmp_path / "k8s"))
+    paths = manifests.write(manifests.render(config, SERVING_BASE), str(tmp_path / "k8s"))
     assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["kserve.yaml", "tfserving.yaml"]
     for path in paths:
         with open(path, encoding="utf-8") as f:
@@ -140,4 +143,4 @@ def test_written_files(config, tmp_path):
 ])
 def test_bad_values_are_refused(config, changes, image, message):
     with pytest.raises(ValueError, match=message):
-        manifests.render(config.replace(**changes), image=image)
+        manifests.render(config.replace(**changes), SERVING_BASE, image=image)

@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
 from components.model import LSTM, build_model, lstm_columns, parameter_count, serving_model
-from pipeline.config import Hyperparameters, hyperparameters_for
+from components.hyperparameters import Hyperparameters, hyperparameters_for
 from preprocessing import features
 
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))

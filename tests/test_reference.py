@@ -5,12 +5,13 @@ from __future__ import annotations
 import nltk
 from nltk.stem.porter import PorterStemmer
 
-from preprocessing import reference
 from preprocessing.stopwords import english_stopwords
+from tests import reference
 from tests.data import read_rows
 
 
 def test_stopwords_load_offline_from_the_carried_list() -> None:
+    reference.install_nltk_corpus()
     words = nltk.corpus.stopwords.words("english")
     assert len(words) == 198
     assert words == list(english_stopwords())

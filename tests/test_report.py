@@ -36,9 +36,11 @@ from components.report.metrics import (
     precision_recall_curve,
     roc_curve,
 )
-from components.report.tfma_results import OVERALL, Evaluation, SliceResult
+from components.report.layout import OVERALL_SLICE
+from components.report.tfma_results import Evaluation, SliceResult
 from fakenews import cli
 from kubeflow import runner
+from pipeline.config import PipelineConfig
 from pipeline import pipeline as wiring
 
 AUTHOR_0 = (("author_present", 0),)
@@ -202,7 +204,7 @@ def validation_failure(slice_key: tuple, name: str, is_diff: bool) -> validation
 
 
 SLICES = {
-    OVERALL: slice_result((), 0.81, 0.80, Confusion(tp=60, fp=10, tn=230, fn=30)),
+    OVERALL_SLICE: slice_result((), 0.81, 0.80, Confusion(tp=60, fp=10, tn=230, fn=30)),
     "author_present=0": slice_result(AUTHOR_0, 0.83, 0.80, Confusion(tp=55, fp=8, tn=220, fn=25)),
     "author_present=1": slice_result(AUTHOR_1, 0.65, 0.70, Confusion(tp=5, fp=2, tn=10, fn=5)),
 }
@@ -210,22 +212,22 @@ SLICES = {
 
 def test_the_gate_checks_the_overall_slice_against_value_and_change_thresholds_tfmas_verdict_kept():
     failed = blessing.failures(validation_failure((), "auc", is_diff=True))
-    assert failed == {(OVERALL, "auc", True)}
+    assert failed == {(OVERALL_SLICE, "auc", True)}
     checks = blessing.gate_checks(applied_config(0.6, has_baseline=True), SLICES, failed)
     by_kind = {(c.slice, c.is_change): c for c in checks}
     # The author slices can be tiny, so the AUC gate reads the overall slice only.
-    assert set(by_kind) == {(OVERALL, False), (OVERALL, True)} and len(checks) == 2
-    assert by_kind[(OVERALL, False)].rule == "auc >= 0.6" and by_kind[(OVERALL, False)].candidate == 0.81
-    change = by_kind[(OVERALL, True)]
+    assert set(by_kind) == {(OVERALL_SLICE, False), (OVERALL_SLICE, True)} and len(checks) == 2
+    assert by_kind[(OVERALL_SLICE, False)].rule == "auc >= 0.6" and by_kind[(OVERALL_SLICE, False)].candidate == 0.81
+    change = by_kind[(OVERALL_SLICE, True)]
     assert change.rule == "auc change >= -1e-10"
     assert (change.candidate, change.baseline, change.change) == (0.81, 0.80, pytest.approx(0.01))
     # The value bound passed (TFMA listed no such failure); only the change is reported failed.
-    assert [(c.slice, c.is_change) for c in checks if not c.passed] == [(OVERALL, True)]
+    assert [(c.slice, c.is_change) for c in checks if not c.passed] == [(OVERALL_SLICE, True)]
 
 
 def test_without_a_baseline_only_value_thresholds_apply():
     checks = blessing.gate_checks(applied_config(0.6, has_baseline=False), SLICES, set())
-    assert [(c.slice, c.is_change) for c in checks] == [(OVERALL, False)]
+    assert [(c.slice, c.is_change) for c in checks] == [(OVERALL_SLICE, False)]
     assert all(c.passed and c.baseline is None for c in checks)
 
 
@@ -238,8 +240,8 @@ def report(scored) -> Report:
                                "precision": 0.857, "recall": 0.667, "f1_score": 0.75},
                           {"auc": 0.83}, {"auc": -0.02}, Confusion(tp=60, fp=10, tn=230, fn=30), curve)
     config = applied_config(0.6, has_baseline=True)
-    slices = {OVERALL: overall, **{k: v for k, v in SLICES.items() if k != OVERALL}}
-    failed = {(OVERALL, "auc", True)}
+    slices = {OVERALL_SLICE: overall, **{k: v for k, v in SLICES.items() if k != OVERALL_SLICE}}
+    failed = {(OVERALL_SLICE, "auc", True)}
     return Report(
         model_uri="/runs/x/Trainer/model/7",
         served=ServedModel(threshold=0.5, layers=(Layer("embedding", ((10_000, 300),), 3_000_000),
@@ -254,7 +256,7 @@ def report(scored) -> Report:
         data_source="/data/articles.csv",
         input_base="/runs/x/staged/abc",
         training={"epochs_run": 3, "best_epoch": 2, "parameter_count": 3_000_044, "threshold": 0.5,
-                  "hyperparameters": {"model": "notebook", "epochs": 10}, "history": {"val_loss": [0.5, 0.4, 0.45]}},
+                  "hyperparameters": {"preset": "notebook", "epochs": 10}, "history": {"val_loss": [0.5, 0.4, 0.45]}},
     )
 
 
@@ -293,7 +295,7 @@ def test_writer_writes_every_file_as_valid_json_and_png(report, tmp_path):
     # Strict JSON: TFMA's NaN precision must come out as null.
     saved = json.loads((tmp_path / layout.REPORT_JSON).read_text(), parse_constant=pytest.fail)
     assert saved["slices"]["author_present=1"]["metrics"]["precision"] is None
-    assert saved["slices"][OVERALL]["confusion"] == {"tp": 60, "fp": 10, "tn": 230, "fn": 30}
+    assert saved["slices"][OVERALL_SLICE]["confusion"] == {"tp": 60, "fp": 10, "tn": 230, "fn": 30}
     assert json.loads((tmp_path / layout.CLASSIFICATION_REPORT_JSON).read_text()) == report.classification
     for name in layout.FIGURES:
         assert Image.open(tmp_path / name).format == "PNG"
@@ -302,8 +304,9 @@ def test_writer_writes_every_file_as_valid_json_and_png(report, tmp_path):
 def test_kubeflow_pod_can_import_the_executor_and_rebuild_the_output_type():
     """On Kubeflow the pod imports the executor by path and rebuilds each artifact's Python class
     from its schema title: both must resolve to this component's code and TFX types."""
-    config = runner.kubeflow_config("gs://bucket/fakenews", "gs://bucket/fakenews/staged/0123456789abcdef", [])
-    spec = json_format.MessageToDict(runner.compile_pipeline(config, "registry.example/fakenews:0.1.0").pipeline_spec)
+    locations = runner.kubeflow_locations("gs://bucket/fakenews", "gs://bucket/fakenews/staged/0123456789abcdef")
+    spec = json_format.MessageToDict(
+        runner.compile_pipeline(PipelineConfig(), locations, "registry.example/fakenews:0.1.0").pipeline_spec)
     task = spec["root"]["dag"]["tasks"][wiring.EVALUATION_REPORT]
     producers = {key: (value["taskOutputArtifact"]["producerTask"], value["taskOutputArtifact"]["outputArtifactKey"])
                  for key, value in task["inputs"]["artifacts"].items()}

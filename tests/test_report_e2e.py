@@ -19,11 +19,10 @@ from sklearn import metrics as sk
 
 from components.report import layout, plots, tfma_results
 from components.report.metrics import CLASS_NAMES, Confusion
-from components.report.tfma_results import OVERALL
+from components.report.layout import OVERALL_SLICE
 from components.signatures import PREDICTED_LABEL, PROBABILITY
 from fakenews.commands import report as report_command
 from pipeline import pipeline as dag
-from pipeline.summary import latest_run_outputs
 from preprocessing import features
 from tests.conftest import MEETABLE_MIN_AUC
 
@@ -53,7 +52,7 @@ def served(pipeline_run):
 @pytest.fixture(scope="module")
 def eval_split(pipeline_run, served) -> dict[str, np.ndarray]:
     """Label, served probability and decision, and author presence of every eval example."""
-    _, outputs = latest_run_outputs(pipeline_run.config)
+    _, outputs = pipeline_run.latest_outputs()
     files = tf.io.gfile.glob(os.path.join(outputs[dag.EXAMPLE_GEN]["examples"][0].uri, "Split-eval", "*"))
     records = [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
     truth = [tf.train.Example.FromString(r).features.feature[features.LABEL_KEY].int64_list.value[0] for r in records]
@@ -84,7 +83,7 @@ def test_classification_report_equals_sklearn_on_the_eval_split(report_dir, eval
 
 
 @pytest.mark.parametrize("slice_name, author_present", [
-    (OVERALL, None), ("author_present=0", 0), ("author_present=1", 1),
+    (OVERALL_SLICE, None), ("author_present=0", 0), ("author_present=1", 1),
 ])
 def test_confusion_counts_match_exactly(report_json, eval_split, slice_name, author_present):
     rows = np.ones_like(eval_split["truth"], dtype=bool)
@@ -97,8 +96,8 @@ def test_confusion_counts_match_exactly(report_json, eval_split, slice_name, aut
 def test_curves_are_drawn_from_counts_that_match_the_served_probabilities(pipeline_run, eval_split):
     """The ROC and precision-recall figures come from TFMA's counts at 1,000 thresholds; these
     count both classes as predicted, even when the served threshold calls nothing unreliable."""
-    _, outputs = latest_run_outputs(pipeline_run.config)
-    overall = tfma_results.read(outputs[dag.EVALUATOR]["evaluation"][0].uri).slices[OVERALL]
+    _, outputs = pipeline_run.latest_outputs()
+    overall = tfma_results.read(outputs[dag.EVALUATOR]["evaluation"][0].uri).slices[OVERALL_SLICE]
     truth, probability = eval_split["truth"], eval_split["probability"]
     checked = 0
     for point in overall.curve:
@@ -119,7 +118,7 @@ def test_threshold_is_the_served_models(report_json, served):
 
 
 def test_heatmap_annotates_this_runs_counts(report_json, eval_split):
-    figure = plots.confusion_matrix_figure(Confusion(**report_json["slices"][OVERALL]["confusion"]),
+    figure = plots.confusion_matrix_figure(Confusion(**report_json["slices"][OVERALL_SLICE]["confusion"]),
                                            report_json["threshold"])
     cells = {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text()) for t in figure.axes[0].texts}
     expected = sk.confusion_matrix(eval_split["truth"], eval_split["predicted"], labels=[0, 1])
@@ -139,7 +138,7 @@ def test_blessing_checks_explain_the_decision(pipeline_run, report_json):
     checks = report_json["checks"]
     assert report_json["blessed"] is pipeline_run.summary.blessed is True
     value_checks = {c["slice"]: c for c in checks if not c["is_change"]}
-    assert value_checks.keys() == {OVERALL}  # The gate reads the overall slice only.
+    assert value_checks.keys() == {OVERALL_SLICE}  # The gate reads the overall slice only.
     assert all(c["rule"] == f"auc >= {MEETABLE_MIN_AUC:g}" and c["candidate"] >= MEETABLE_MIN_AUC
                for c in value_checks.values())
     assert all(c["passed"] for c in checks)
@@ -149,7 +148,7 @@ def test_blessing_checks_explain_the_decision(pipeline_run, report_json):
 
 def test_model_card_describes_this_run(pipeline_run, report_dir):
     card = (report_dir / layout.MODEL_CARD_MD).read_text()
-    _, outputs = latest_run_outputs(pipeline_run.config)
+    _, outputs = pipeline_run.latest_outputs()
     training = json.loads(pathlib.Path(outputs[dag.TRAINER]["model_run"][0].uri, "training_summary.json").read_text())
     for split, rows in pipeline_run.summary.split_rows.items():
         assert f"| {split} | {rows:,} |" in card
@@ -158,14 +157,14 @@ def test_model_card_describes_this_run(pipeline_run, report_dir):
         assert f"| total |  | {training['parameter_count']:,} |" in card
     else:  # The served dense layers also hold the zeros between copies; the card says so.
         assert f"({training['parameter_count']:,} parameters in all)" in card
-    assert f"`{pipeline_run.config.data}`" in card
+    assert f"`{pipeline_run.data}`" in card
     assert "## Intended use" in card and "## Known limits" in card
 
 
 def test_report_command_prints_the_report_and_where_the_figures_are(pipeline_run, report_dir, capsys):
     from fakenews import cli
 
-    assert cli.main(["report", "--output", pipeline_run.config.output]) == 0
+    assert cli.main(["report", "--output", pipeline_run.folder.path]) == 0
     printed = capsys.readouterr().out
     assert (report_dir / layout.CLASSIFICATION_REPORT_TXT).read_text().rstrip() in printed
     for name in layout.FIGURES:

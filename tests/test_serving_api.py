@@ -55,7 +55,7 @@ class Target:
 @pytest.fixture(scope="module")
 def local_server(pipeline_run):
     config = pipeline_run.config
-    with LocalModelServer(config.serving_base, config.model_name, rest_port=0, grpc_port=0,
+    with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0,
                           max_body_bytes=LOCAL_MAX_BODY_BYTES, max_batch=LOCAL_MAX_BATCH) as server:
         yield server
 

@@ -30,7 +30,7 @@ TOLERANCE = 1e-6
 @pytest.fixture(scope="module")
 def server(pipeline_run):
     config = pipeline_run.config
-    with LocalModelServer(config.serving_base, config.model_name, rest_port=0, grpc_port=0) as server:
+    with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0) as server:
         yield server
 
 

@@ -24,7 +24,7 @@ RSS_GROWTH_LIMIT_MB = 100
 @pytest.fixture(scope="module")
 def figures(pipeline_run, tmp_path_factory) -> dict:
     log = tmp_path_factory.mktemp("load") / "serve.log"
-    return measure(pipeline_run.config.serving_base, real_articles(), REQUESTS, CLIENTS, MALFORMED,
+    return measure(pipeline_run.serving_base, real_articles(), REQUESTS, CLIENTS, MALFORMED,
                    pipeline_run.config.model_name, log=log)
 
 

@@ -25,8 +25,8 @@ PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 @pytest.fixture(scope="module")
 def model_dir(pipeline_run) -> str:
-    versions = list_versions(pipeline_run.config.serving_base)
-    assert versions, f"nothing pushed to {pipeline_run.config.serving_base}"
+    versions = list_versions(pipeline_run.serving_base)
+    assert versions, f"nothing pushed to {pipeline_run.serving_base}"
     return versions[max(versions)]
 
 

@@ -12,8 +12,7 @@ from typing import Mapping
 
 import tensorflow_model_analysis as tfma
 
-from components.report.tfma_results import SliceResult
-from pipeline.summary import slice_name
+from components.report.tfma_results import SliceResult, slice_name
 
 # (slice name, metric name, is_diff): one threshold check that TFMA reported as failed.
 FailureKey = tuple[str, str, bool]

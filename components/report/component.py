@@ -28,10 +28,13 @@ def EvaluationReport(
     report: OutputArtifact[File],
     data_source: Parameter[str],
     input_base: Parameter[str],
+    code: Parameter[str],
 ) -> None:
-    """data_source: the input the user named; input_base: the staged folder CsvExampleGen read."""
+    """data_source: the input the user named; input_base: the staged folder CsvExampleGen read;
+    code: the fingerprint of this component's code (pipeline.code_version), read by TFX's cache
+    only: a new fingerprint makes a new execution."""
     # Imported when the component runs, not when the DAG is defined or compiled: those need
-    # neither matplotlib nor TFMA, and the readers use pipeline.summary, which imports the DAG.
+    # neither matplotlib nor TFMA.
     from components.report import inputs, writer
 
     writer.write(

@@ -6,7 +6,6 @@ Reads through tf.io.gfile, so artifact URIs may be local paths or gs:// (Kubeflo
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from typing import Any
@@ -19,8 +18,9 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.report import blessing, tfma_results
+from components.report.layout import OVERALL_SLICE
+from components import training_summary
 from components.report.metrics import classification_report
-from components.trainer import TRAINING_SUMMARY_FILE
 from preprocessing import features
 
 
@@ -55,7 +55,7 @@ class Report:
     splits: dict[str, SplitCounts]  # From StatisticsGen, by split name.
     data_source: str  # The input the user named (file or folder of CSV).
     input_base: str  # The staged folder CsvExampleGen read.
-    training: dict[str, Any]  # The Trainer's training_summary.json.
+    training: dict[str, Any]  # The Trainer's training summary (components/training_summary.py).
 
 
 def served_model(model: types.Artifact) -> ServedModel:
@@ -69,11 +69,6 @@ def served_model(model: types.Artifact) -> ServedModel:
         layers=tuple(Layer(name, tuple(shapes), sum(math.prod(shape) for shape in shapes))
                      for name, shapes in by_layer.items()),
     )
-
-
-def training_summary(model_run: types.Artifact) -> dict[str, Any]:
-    with tf.io.gfile.GFile(os.path.join(model_run.uri, TRAINING_SUMMARY_FILE)) as f:
-        return json.load(f)
 
 
 def split_counts(statistics: types.Artifact) -> dict[str, SplitCounts]:
@@ -105,9 +100,9 @@ def gather(
         baseline_model_uri=baseline_uri or None,
         evaluation=result,
         checks=blessing.gate_checks(result.config, result.slices, blessing.failures(result.validation)),
-        classification=classification_report(result.slices[tfma_results.OVERALL].confusion),
+        classification=classification_report(result.slices[OVERALL_SLICE].confusion),
         splits=split_counts(statistics),
         data_source=data_source,
         input_base=input_base,
-        training=training_summary(model_run),
+        training=training_summary.read(model_run.uri),
     )

@@ -1,4 +1,5 @@
-"""File names inside the EvaluationReport artifact: written by writer.py, read by `fakenews report`."""
+"""File names inside the EvaluationReport artifact, and the names inside them: written by
+writer.py, read by `fakenews report` and the run summary (pipeline/summary.py)."""
 
 REPORT_TXT = "report.txt"  # The whole text report, as `fakenews report` prints it.
 REPORT_JSON = "report.json"  # Its numbers: threshold, counts, slices, blessing checks, data.
@@ -10,3 +11,6 @@ PRECISION_RECALL_PNG = "precision_recall.png"
 MODEL_CARD_MD = "model_card.md"
 
 FIGURES = (CONFUSION_MATRIX_PNG, ROC_PNG, PRECISION_RECALL_PNG)
+
+# report.json's "slices" are keyed by slice name; the whole eval split is this one.
+OVERALL_SLICE = "overall"

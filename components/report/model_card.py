@@ -12,7 +12,6 @@ from components.report import layout
 from components.report.inputs import Report
 from components.report.metrics import format_classification_report
 from components.report.render import blessing_lines, slice_table
-from components.report.tfma_results import OVERALL
 from preprocessing import features
 
 # Below this many eval examples a slice's AUC or F1 can swing by tenths between runs.
@@ -46,7 +45,7 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _run_specific_limits(report: Report) -> list[str]:
     limits = []
-    overall = report.evaluation.slices[OVERALL].confusion
+    overall = report.evaluation.slices[layout.OVERALL_SLICE].confusion
     if overall.tp + overall.fp == 0:
         limits.append(f"- At threshold {report.served.threshold:.4g} the model calls no eval article "
                       "unreliable: it does no better than always answering `reliable`.")
@@ -90,7 +89,7 @@ def render(report: Report) -> str:
         "## Model\n\n"
         f"- Task: classify a news article (title, author, text) as `unreliable` (label 1) or `reliable` (label 0).\n"
         f"- Artifact: `{report.model_uri}`\n"
-        f"- Architecture: the notebook's LSTM (`components/model.py`), preset `{training['hyperparameters']['model']}`"
+        f"- Architecture: the notebook's LSTM (`components/model.py`), preset `{training['hyperparameters']['preset']}`"
         f"{_ensemble_note(training)}; layers with weights, as served:\n\n{layers}\n\n"
         f"- Training: {training['epochs_run']} of at most {training['hyperparameters']['epochs']} epochs "
         f"(early stopping on the loss of a held-out part of the train split){best}.\n"

@@ -11,7 +11,7 @@ from typing import Any
 
 from components.report.inputs import Report
 from components.report.metrics import CLASS_NAMES, Confusion, format_classification_report
-from components.report.tfma_results import OVERALL
+from components.report.layout import OVERALL_SLICE
 
 # (column header, TFMA metric name) of the slice table, after the example counts.
 _SLICE_METRICS = (
@@ -73,11 +73,11 @@ def confusion_table(confusion: Confusion) -> str:
 def training_line(training: dict[str, Any]) -> str:
     best = f", best epoch {training['best_epoch']}" if training.get("best_epoch") else ""
     return (f"{training['epochs_run']} epoch(s) run{best}; {training['parameter_count']:,} parameters; "
-            f"preset {training['hyperparameters']['model']!r}")
+            f"preset {training['hyperparameters']['preset']!r}")
 
 
 def render_text(report: Report) -> str:
-    overall = report.evaluation.slices[OVERALL].confusion
+    overall = report.evaluation.slices[OVERALL_SLICE].confusion
     unreliable = overall.tp + overall.fn
     sections = [
         "Evaluation report\n=================",

@@ -14,12 +14,18 @@ from typing import Mapping
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
+from components.report.layout import OVERALL_SLICE
 from components.report.metrics import Confusion, CurvePoint
 from components.signatures import PREDICTED_LABEL, PROBABILITY
-from pipeline.summary import slice_name
 
 _CONFUSION_METRIC = "confusion_matrix_at_thresholds"  # ConfusionMatrixAtThresholds' name.
-OVERALL = slice_name(())
+
+
+def slice_name(slice_key: tuple) -> str:
+    """A TFMA slice key as the report names it: OVERALL_SLICE, or "feature=value, ..."."""
+    return OVERALL_SLICE if not slice_key else ", ".join(f"{k}={v}" for k, v in slice_key)
+
+
 
 
 @dataclasses.dataclass(frozen=True)

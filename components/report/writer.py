@@ -15,7 +15,6 @@ from components.report import layout, model_card, plots
 from components.report.inputs import Report
 from components.report.metrics import format_classification_report
 from components.report.render import render_text
-from components.report.tfma_results import OVERALL
 
 # The AUC metrics' names in components/evaluation.py: TFMA's values go in the legends.
 _ROC_AUC = "auc"
@@ -51,7 +50,7 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def figures(report: Report) -> dict[str, Figure]:
     """The overall slice's figures, by PNG file name."""
-    overall = report.evaluation.slices[OVERALL]
+    overall = report.evaluation.slices[layout.OVERALL_SLICE]
     threshold = report.served.threshold
     return {
         layout.CONFUSION_MATRIX_PNG: plots.confusion_matrix_figure(overall.confusion, threshold),

@@ -38,28 +38,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from kubeflow import manifests, runner
     from pipeline import beam_presets
+    from pipeline.config import PipelineConfig
 
     # Everything that can be wrong with the flags is checked before the (slower) compilation.
     try:
         beam_args = beam_presets.beam_args(args.beam_preset, beam_presets.settings_from(args), args.image)
-        config = runner.kubeflow_config(args.pipeline_root, args.data_root, beam_args + tuple(args.beam_arg),
-                                        compare_with_baseline=not args.no_baseline)
+        locations = runner.kubeflow_locations(args.pipeline_root, args.data_root)
+        config = PipelineConfig(beam_args=beam_args + tuple(args.beam_arg), compare_with_baseline=not args.no_baseline)
         runner.check_image(args.image)
         runner.output_format(args.output)
         if (args.model_pvc or args.serving_image != manifests.TF_SERVING_IMAGE) and not args.manifests_dir:
             raise ValueError("--model-pvc and --serving-image shape the manifests: add --manifests-dir")
-        rendered = manifests.render(config, args.model_pvc, args.serving_image) if args.manifests_dir else {}
+        serving_base = locations.serving_base(config.model_name)
+        rendered = manifests.render(config, serving_base, args.model_pvc, args.serving_image) if args.manifests_dir else {}
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    job = runner.compile_pipeline(config, args.image)
+    job = runner.compile_pipeline(config, locations, args.image)
     runner.write(job, args.output)
     tasks = len(job.pipeline_spec["root"]["dag"]["tasks"])
     print(f"Wrote {args.output}: {tasks} tasks on {args.image}, Beam preset '{args.beam_preset}'")
-    print(f"  pipeline root: {config.pipeline_root}")
-    print(f"  input:         {config.data}")
-    print(f"  model pushed:  {config.serving_base}")
+    print(f"  pipeline root: {locations.pipeline_root}")
+    print(f"  input:         {locations.data_root}")
+    print(f"  model pushed:  {serving_base}")
     if rendered:
         for path in manifests.write(rendered, args.manifests_dir):
             print(f"Wrote {path}")

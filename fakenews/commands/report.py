@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pipeline.config import PipelineConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,23 +12,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder, as given to `fakenews run --output` (default: %(default)s)")
 
 
-def report_folder(config: PipelineConfig) -> str | None:
+def report_folder(metadata_path: str, pipeline_name: str) -> str | None:
     """The EvaluationReport artifact folder of the latest run, or None if that run made none."""
     from pipeline import pipeline as dag
     from pipeline.summary import latest_run_outputs
 
-    _, outputs = latest_run_outputs(config)
+    _, outputs = latest_run_outputs(metadata_path, pipeline_name)
     reports = outputs.get(dag.EVALUATION_REPORT, {}).get("report", [])
     return reports[0].uri if reports else None
 
 
-def show(config: PipelineConfig) -> bool:
+def show(metadata_path: str, pipeline_name: str) -> bool:
     """Prints the text report and where the figures and model card are; False if there is none."""
     from components.report import layout
 
-    folder = report_folder(config)
+    folder = report_folder(metadata_path, pipeline_name)
     if folder is None:
-        print(f"No evaluation report in the latest run of {config.output}")
+        print(f"No evaluation report in the latest run recorded in {metadata_path}")
         return False
     with open(os.path.join(folder, layout.REPORT_TXT), encoding="utf-8") as f:
         print("\n" + f.read())
@@ -42,11 +38,12 @@ def show(config: PipelineConfig) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.config import PipelineConfig
+    from pipeline.config import PIPELINE_NAME
+    from pipeline.run_folder import RunFolder
 
-    # Only the run folder matters: it holds ML Metadata, which records where everything is.
-    config = PipelineConfig(data="", output=os.path.abspath(args.output))
-    if not os.path.exists(config.metadata_path):  # Opening it would create an empty store.
-        print(f"error: {config.metadata_path} not found: is {args.output} a run folder?", file=sys.stderr)
+    # The run folder's ML Metadata records where everything is.
+    metadata_path = RunFolder(os.path.abspath(args.output)).metadata_path
+    if not os.path.exists(metadata_path):  # Opening it would create an empty store.
+        print(f"error: {metadata_path} not found: is {args.output} a run folder?", file=sys.stderr)
         return 2
-    return 0 if show(config) else 1
+    return 0 if show(metadata_path, PIPELINE_NAME) else 1

@@ -19,22 +19,23 @@ def _split(value: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pipeline.config import DEFAULT_BEAM_ARGS, DEFAULT_MODEL, MODEL_PRESETS, PipelineConfig
+    from components.hyperparameters import DEFAULT_PRESET, PRESETS
+    from pipeline.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_AUC
 
     parser.add_argument("--data", required=True, help="CSV file or folder of CSV files (id,title,author,text,label)")
     parser.add_argument("--output", default="runs/local", help="run folder (default: %(default)s)")
-    parser.add_argument("--model", choices=tuple(MODEL_PRESETS), default=DEFAULT_MODEL,
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                         help="'notebook': the notebook's network and training exactly; 'improved': "
                         "masked padding, length buckets, bidirectional, word dropout, class weights, three "
                         "copies averaged, tuned threshold (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs; early stopping may end sooner (default: the model's, "
-                        + ", ".join(f"{name} {hp.epochs}" for name, hp in MODEL_PRESETS.items()) + ")")
+                        + ", ".join(f"{name} {hp.epochs}" for name, hp in PRESETS.items()) + ")")
     parser.add_argument("--batch-size", type=int, default=None, help="(default: the model's, 64)")
     parser.add_argument("--ensemble-size", type=int, default=None, metavar="N",
                         help="copies of the network trained side by side and averaged (default: the model's, "
-                        + ", ".join(f"{name} {hp.ensemble_size}" for name, hp in MODEL_PRESETS.items()) + ")")
-    parser.add_argument("--min-auc", type=float, default=PipelineConfig.min_auc,
+                        + ", ".join(f"{name} {hp.ensemble_size}" for name, hp in PRESETS.items()) + ")")
+    parser.add_argument("--min-auc", type=float, default=DEFAULT_MIN_AUC,
                         help="blessing: lowest AUC on the eval split (default: %(default)s)")
     parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
                         help="train:eval hash buckets (default: 2:1, like test_size=0.33)")
@@ -52,11 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from(args: argparse.Namespace):
-    from pipeline.config import Columns, DEFAULT_BEAM_ARGS, PipelineConfig, hyperparameters_for
+    from components.hyperparameters import hyperparameters_for
+    from pipeline.config import Columns, DEFAULT_BEAM_ARGS, PipelineConfig
 
     return PipelineConfig(
-        data=os.path.abspath(args.data),
-        output=os.path.abspath(args.output),
         columns=Columns(
             id=args.id_column, title=args.title_column or None, author=args.author_column or None,
             text=args.text_column, label=args.label_column,
@@ -65,7 +65,7 @@ def config_from(args: argparse.Namespace):
         eval_buckets=args.split[1],
         truncating=args.truncating,
         drop_invalid=args.drop_invalid,
-        hyperparameters=hyperparameters_for(args.model, epochs=args.epochs, batch_size=args.batch_size,
+        hyperparameters=hyperparameters_for(args.preset, epochs=args.epochs, batch_size=args.batch_size,
                                             ensemble_size=args.ensemble_size),
         min_auc=args.min_auc,
         beam_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
@@ -77,16 +77,18 @@ def main(args: argparse.Namespace) -> int:
     from fakenews.commands import report as evaluation_report
     from pipeline import local_runner, summary
     from pipeline.input_check import InputError
+    from pipeline.run_folder import RunFolder
 
     try:
         config = config_from(args)
     except ValueError as error:  # A setting the model cannot use, e.g. --ensemble-size 0.
         print(f"error: {error}", file=sys.stderr)
         return 2
+    folder = RunFolder(os.path.abspath(args.output))
     started = time.monotonic()
-    print(f"Running pipeline '{config.pipeline_name}' → {config.output}  (log: {local_runner.LOG_FILE} there)")
+    print(f"Running pipeline '{config.pipeline_name}' → {folder.path}  (log: {folder.log_path})")
     try:
-        report, durations = local_runner.run(config)
+        report, durations = local_runner.run(config, os.path.abspath(args.data), folder)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -99,11 +101,10 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 128 + 2  # "Ended by SIGINT".
     except Exception as error:  # A component failed: one line here, the trace in run.log.
-        log = os.path.join(config.output, local_runner.LOG_FILE)
         print(f"error: pipeline failed: {type(error).__name__}: {error}".splitlines()[0]
-              + f"\n       full log: {log}", file=sys.stderr)
+              + f"\n       full log: {folder.log_path}", file=sys.stderr)
         return 1
-    print(summary.render(summary.collect(config, report, durations)))
-    evaluation_report.show(config)
+    print(summary.render(summary.collect(folder.metadata_path, config.pipeline_name, report, durations)))
+    evaluation_report.show(folder.metadata_path, config.pipeline_name)
     print(f"Total wall time: {time.monotonic() - started:.0f} s")
     return 0

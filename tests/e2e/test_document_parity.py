@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from preprocessing import features, reference, text
+from preprocessing import features, text
+from tests import reference
 from tests.data import read_rows, serialized_example
 
 pytestmark = pytest.mark.e2e

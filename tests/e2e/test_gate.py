@@ -33,7 +33,7 @@ import pytest
 from components.pusher import served_versions
 from pipeline import pipeline as dag
 from pipeline.config import PipelineConfig
-from pipeline.summary import latest_run_outputs
+from pipeline.run_folder import RunFolder
 from tests.conftest import MEETABLE_MIN_AUC, PipelineRun, run_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -91,15 +91,15 @@ def shuffled_run(pipeline_run: PipelineRun, tmp_path_factory) -> tuple[PipelineR
     """(the shuffled-labels run, the served versions before it) in a copy of pipeline_run's folder."""
     folder = tmp_path_factory.mktemp("gate")
     output = folder / "run"
-    shutil.copytree(pipeline_run.config.output, output)
-    config = pipeline_run.config.replace(data=str(folder / "shuffled.csv"), output=str(output))
-    eval_ids = write_train_shuffled(pipeline_run.config.data, config.data, config)
-    _, outputs = latest_run_outputs(pipeline_run.config)
+    shutil.copytree(pipeline_run.folder.path, output)
+    data = str(folder / "shuffled.csv")
+    eval_ids = write_train_shuffled(pipeline_run.data, data, pipeline_run.config)
+    _, outputs = pipeline_run.latest_outputs()
     # The premise: split_of chose exactly the rows ExampleGen put in the baseline's eval split.
     assert eval_ids == example_ids(outputs[dag.EXAMPLE_GEN]["examples"][0].uri, "eval")
-    before = served_versions(config.serving_base)
+    before = served_versions(RunFolder(str(output)).serving_base(pipeline_run.config.model_name))
     assert len(before) == 1
-    return run_pipeline(config), before
+    return run_pipeline(pipeline_run.config, data, output), before
 
 
 def _failed_checks(evaluation_uri: str) -> set[tuple[str, bool, bool]]:
@@ -116,17 +116,18 @@ def test_shuffled_labels_are_not_blessed(shuffled_run, pipeline_run, capsys):
     run, _ = shuffled_run
     assert run.config.min_auc == pipeline_run.config.min_auc == MEETABLE_MIN_AUC  # The same gate.
     assert run.summary.split_rows["eval"] == pipeline_run.summary.split_rows["eval"]
-    candidate_auc = run.summary.metrics["overall"]["auc"]
-    baseline_auc = pipeline_run.summary.metrics["overall"]["auc"]
+    candidate_auc = run.summary.overall_metrics["auc"]
+    baseline_auc = pipeline_run.summary.overall_metrics["auc"]
     with capsys.disabled():
         print(f"\ngate: eval AUC of the baseline {baseline_auc:.3f}, of the shuffled-labels candidate {candidate_auc:.3f}")
     assert candidate_auc < baseline_auc
     assert run.summary.blessed is False
-    assert ("auc", True, True) in _failed_checks(run.summary.evaluation_uri)  # No-regression, overall.
+    evaluation_uri = run.latest_outputs()[1][dag.EVALUATOR]["evaluation"][0].uri
+    assert ("auc", True, True) in _failed_checks(evaluation_uri)  # No-regression, overall.
 
 
 def test_nothing_is_pushed_and_the_old_version_stays_served(shuffled_run):
     run, before = shuffled_run
     assert run.summary.pushed_path is None
-    assert served_versions(run.config.serving_base) == before
-    assert [name for name in os.listdir(run.config.serving_base)] == [str(before[0])]  # No leftovers.
+    assert served_versions(run.serving_base) == before
+    assert [name for name in os.listdir(run.serving_base)] == [str(before[0])]  # No leftovers.

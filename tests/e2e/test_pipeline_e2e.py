@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.report.layout import OVERALL_SLICE
 from pipeline import pipeline as dag
-from pipeline.summary import latest_run_outputs
 from preprocessing import features
 from tests.conftest import IMPOSSIBLE_MIN_AUC, MEETABLE_MIN_AUC, run_pipeline
 from tests.data import serialized_example
@@ -24,7 +24,7 @@ ALL_COMPONENTS = {dag.EXAMPLE_GEN, dag.STATISTICS_GEN, dag.SCHEMA_GEN, dag.EXAMP
 
 
 def test_every_component_ran_and_wrote_its_artifacts(pipeline_run):
-    executions, outputs = latest_run_outputs(pipeline_run.config)
+    executions, outputs = pipeline_run.latest_outputs()
     assert ALL_COMPONENTS <= set(executions)
     for node, by_key in outputs.items():
         for key, artifacts in by_key.items():
@@ -40,49 +40,50 @@ def test_split_is_about_two_to_one(pipeline_run):
 
 
 def test_evaluator_metrics_and_confusion_counts(pipeline_run):
-    overall = pipeline_run.summary.metrics["overall"]
+    overall = pipeline_run.summary.overall_metrics
     for name in ("auc", "precision", "recall", "f1_score", "binary_accuracy"):
         assert name in overall
-    cells = sum(overall[c] for c in ("truePositives", "falsePositives", "trueNegatives", "falseNegatives"))
+    cells = sum(overall[c] for c in ("tp", "fp", "tn", "fn"))
     assert cells == pipeline_run.summary.split_rows["eval"] == overall["example_count"]
-    slices = {name for name in pipeline_run.summary.metrics if name != "overall"}
+    slices = set(pipeline_run.summary.evaluation["slices"]) - {OVERALL_SLICE}
     assert slices == {"author_present=0", "author_present=1"}
 
 
 def test_blessed_model_is_pushed_where_tf_serving_looks(pipeline_run):
     summary = pipeline_run.summary
-    assert summary.metrics["overall"]["auc"] >= MEETABLE_MIN_AUC
+    assert summary.overall_metrics["auc"] >= MEETABLE_MIN_AUC
     assert summary.blessed is True
-    versions = os.listdir(pipeline_run.config.serving_base)
+    versions = os.listdir(pipeline_run.serving_base)
     assert len(versions) == 1 and versions[0].isdigit()
-    assert summary.pushed_path == os.path.join(pipeline_run.config.serving_base, versions[0])
+    assert summary.pushed_path == os.path.join(pipeline_run.serving_base, versions[0])
     assert os.path.exists(os.path.join(summary.pushed_path, "saved_model.pb"))
 
 
 def test_unchanged_rerun_is_served_from_cache(pipeline_run):
-    rerun = run_pipeline(pipeline_run.config)
+    rerun = run_pipeline(pipeline_run.config, pipeline_run.data, pipeline_run.folder.path)
     states = {node: state for node, (state, _) in rerun.summary.components.items()}
     assert states[dag.TRAINER] == states[dag.TRANSFORM] == states[dag.EXAMPLE_GEN] == "cached", states
     # The Evaluator re-runs, now against the first run's model as baseline: the same model,
     # so it is blessed (no regression), and the Pusher sees it is already served.
     assert rerun.summary.blessed is True
     assert rerun.summary.pushed_path == pipeline_run.summary.pushed_path
-    assert len(os.listdir(pipeline_run.config.serving_base)) == 1
-    overall = rerun.summary.metrics["overall"]  # The candidate's, not candidate-minus-baseline.
-    cells = sum(overall[c] for c in ("truePositives", "falsePositives", "trueNegatives", "falseNegatives"))
+    assert len(os.listdir(pipeline_run.serving_base)) == 1
+    overall = rerun.summary.overall_metrics  # The candidate's, not candidate-minus-baseline.
+    cells = sum(overall[c] for c in ("tp", "fp", "tn", "fn"))
     assert cells == pipeline_run.summary.split_rows["eval"]
 
 
 def test_impossible_bound_pushes_nothing(tmp_path, sample_csv):
-    from pipeline.config import PipelineConfig, hyperparameters_for
+    from components.hyperparameters import hyperparameters_for
+    from pipeline.config import PipelineConfig
 
-    config = PipelineConfig(data=str(sample_csv), output=str(tmp_path), min_auc=IMPOSSIBLE_MIN_AUC,
-                            hyperparameters=hyperparameters_for(epochs=1))
-    run = run_pipeline(config)
+    config = PipelineConfig(min_auc=IMPOSSIBLE_MIN_AUC, hyperparameters=hyperparameters_for(epochs=1))
+    run = run_pipeline(config, sample_csv, tmp_path)
     assert run.summary.blessed is False
-    assert any("auc" in reason.lower() for reason in run.summary.blessing_reasons)
+    failed = [check for check in run.summary.evaluation["checks"] if not check["passed"]]
+    assert [(check["metric"], check["is_change"]) for check in failed] == [("auc", False)], failed
     assert run.summary.pushed_path is None
-    assert not os.path.exists(config.serving_base) or not os.listdir(config.serving_base)
+    assert not os.path.exists(run.serving_base) or not os.listdir(run.serving_base)
 
 
 def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
@@ -96,7 +97,7 @@ def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
     pushed = tf.saved_model.load(pipeline_run.summary.pushed_path)
     served = pushed.signatures["predict_examples"](examples=examples)["probability"].numpy()
 
-    _, outputs = latest_run_outputs(pipeline_run.config)
+    _, outputs = pipeline_run.latest_outputs()
     transform_output = tft.TFTransformOutput(outputs[dag.TRANSFORM]["transform_graph"][0].uri)
     raw_spec = transform_output.raw_feature_spec()
     transformed = transform_output.transform_raw_features(tf.io.parse_example(examples, raw_spec))

@@ -4,6 +4,7 @@ the rendered text, model card and artifact files, and the component as Kubeflow 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -271,6 +272,20 @@ def test_text_report_has_classification_report_slices_and_blessing(report):
     assert "NOT blessed: compared with the blessed baseline /runs/x/Trainer/model/3" in text
     first_check = text.split("NOT blessed")[1].splitlines()[1].strip()
     assert first_check == "FAILED  auc change >= -1e-10 [overall]: 0.8100 vs baseline 0.8300: change -0.0200"
+
+
+def test_a_slice_of_one_class_shows_its_auc_as_undefined(report):
+    """TFMA writes AUC 0.0 for a slice whose articles all carry one label; it is undefined."""
+    one_class = slice_result(AUTHOR_1, 0.0, None, Confusion(tp=0, fp=2, tn=10, fn=0))
+    report = dataclasses.replace(report, evaluation=dataclasses.replace(
+        report.evaluation, slices={**report.evaluation.slices, "author_present=1": one_class}))
+    text = render.render_text(report)
+    row = next(line.split() for line in text.splitlines() if line.startswith("author_present=1"))
+    assert row[3] == "undefined" and "0.0000" not in row[3:5]
+    assert render.UNDEFINED_NOTE in text
+    assert render.UNDEFINED_NOTE in model_card.render(report)
+    both = next(line.split() for line in text.splitlines() if line.startswith("author_present=0"))
+    assert "undefined" not in both
 
 
 def test_model_card_holds_data_model_metrics_and_limits(report):

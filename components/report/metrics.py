@@ -34,6 +34,11 @@ class Confusion:
     def total(self) -> int:
         return self.tp + self.fp + self.tn + self.fn
 
+    @property
+    def has_both_classes(self) -> bool:
+        """Whether truth holds both labels: a ranking measure (AUC) is undefined otherwise."""
+        return self.tp + self.fn > 0 and self.tn + self.fp > 0
+
     def swapped(self) -> Confusion:
         """The same decisions with `reliable` as the positive class."""
         return Confusion(tp=self.tn, fp=self.fn, tn=self.tp, fn=self.fp)

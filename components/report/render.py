@@ -12,6 +12,7 @@ from typing import Any
 from components.report.inputs import Report
 from components.report.metrics import CLASS_NAMES, Confusion, format_classification_report
 from components.report.layout import OVERALL_SLICE
+from components.report.tfma_results import RANKING_METRICS
 
 # (column header, TFMA metric name) of the slice table, after the example counts.
 _SLICE_METRICS = (
@@ -25,15 +26,25 @@ def number(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
+UNDEFINED = "undefined"  # A ranking metric on a slice of one class.
+UNDEFINED_NOTE = f"{UNDEFINED}: AUC and PR AUC need both classes in the slice"
+
+
 def slice_table(report: Report) -> tuple[list[str], list[list[str]]]:
     """(headers, rows): the candidate's metrics per slice; precision etc. are for `unreliable`."""
     headers = ["slice", "examples", "unreliable", *(header for header, _ in _SLICE_METRICS)]
     rows = []
     for name, result in report.evaluation.slices.items():
         c = result.confusion
-        rows.append([name, f"{c.total:,}", f"{c.tp + c.fn:,}",
-                     *(number(result.candidate.get(metric)) for _, metric in _SLICE_METRICS)])
+        rows.append([name, f"{c.total:,}", f"{c.tp + c.fn:,}", *(
+            UNDEFINED if metric in RANKING_METRICS and not c.has_both_classes else number(result.candidate.get(metric))
+            for _, metric in _SLICE_METRICS)])
     return headers, rows
+
+
+def slice_table_notes(rows: list[list[str]]) -> list[str]:
+    """What the table's words mean, for the words it holds."""
+    return [UNDEFINED_NOTE] if any(UNDEFINED in row for row in rows) else []
 
 
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -79,6 +90,7 @@ def training_line(training: dict[str, Any]) -> str:
 def render_text(report: Report) -> str:
     overall = report.evaluation.slices[OVERALL_SLICE].confusion
     unreliable = overall.tp + overall.fn
+    table = slice_table(report)
     sections = [
         "Evaluation report\n=================",
         f"Model:      {report.model_uri}\n"
@@ -90,7 +102,8 @@ def render_text(report: Report) -> str:
         f"Classification report (eval split, threshold {report.served.threshold:.4g})\n\n"
         + format_classification_report(report.classification).rstrip(),
         "Confusion matrix (eval split)\n\n" + confusion_table(overall),
-        "Metrics by slice (precision, recall, F1 of `unreliable`)\n\n" + text_table(*slice_table(report)),
+        "Metrics by slice (precision, recall, F1 of `unreliable`)\n\n" + text_table(*table)
+        + "".join(f"\n{note}" for note in slice_table_notes(table[1])),
         "Blessing\n\n" + "\n  ".join(blessing_lines(report)),
     ]
     return "\n\n".join(sections) + "\n"

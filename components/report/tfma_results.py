@@ -19,6 +19,9 @@ from components.report.metrics import Confusion, CurvePoint
 from components.signatures import PREDICTED_LABEL, PROBABILITY
 
 _CONFUSION_METRIC = "confusion_matrix_at_thresholds"  # ConfusionMatrixAtThresholds' name.
+# Metrics that rank unreliable articles above reliable ones (components/evaluation.py): on a
+# slice whose articles all carry one label they are undefined, and TFMA writes 0.0 for them.
+RANKING_METRICS = ("auc", "auc_precision_recall")
 
 
 def slice_name(slice_key: tuple) -> str:
@@ -93,6 +96,9 @@ def read(evaluation_uri: str) -> Evaluation:
         if confusion is None or key not in curves:
             raise ValueError(f"{evaluation_uri}, slice {slice_name(key)}: the report needs {_CONFUSION_METRIC} "
                              f"on output {PREDICTED_LABEL!r} and ConfusionMatrixPlot on {PROBABILITY!r}")
+        if not confusion.has_both_classes:
+            for table in (candidate, baseline, change):
+                table.update({name: math.nan for name in RANKING_METRICS if name in table})
         slices[key] = SliceResult(key, candidate, baseline, change, confusion, curves[key])
 
     return Evaluation(

@@ -183,8 +183,8 @@ def test_summary_shows_the_counts(tmp_path):
     path = tmp_path / "input.csv"
     path.write_bytes(b"id,title,author,text,label,url\n1,,,!!!,0,u\n1,t,a,x\x00y,1,u\n2,t,a,z,fake,u\n")
     report = check_and_stage(path, tmp_path / "staged", drop_invalid=True)
-    text = render(RunSummary(report=report, components={}, split_rows={}, anomalies={}, metrics={},
-                             blessed=None, blessing_reasons=[], pushed_path=None, evaluation_uri=None))
+    text = render(RunSummary(report=report, components={}, anomalies={}, evaluation=None, report_folder=None,
+                             pushed_path=None))
     for shown in ("2 rows staged of 3 read", "invalid labels skipped: 1", "duplicate ids: 1",
                   "documents of digits/punctuation only: 1", "NUL bytes removed: 1", "columns not used: url"):
         assert shown in text, text

@@ -33,7 +33,7 @@ _BATCH = 256
 
 @pytest.fixture(scope="module")
 def report_dir(pipeline_run) -> pathlib.Path:
-    folder = report_command.report_folder(pipeline_run.config)
+    folder = report_command.report_folder(pipeline_run.folder.metadata_path, pipeline_run.config.pipeline_name)
     assert folder is not None, "the run made no EvaluationReport artifact"
     return pathlib.Path(folder)
 

@@ -21,8 +21,6 @@ from serving import settings
 
 # The tag serving/tfserving (the local docker set-up) uses: one model server version everywhere.
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
-GRPC_PORT = 8500
-REST_PORT = 8501
 PVC_MOUNT = "/models"  # TF Serving's convention: /models/<model_name>/<version>/.
 # New versions appear within this many seconds; each poll lists the base path (a bucket call).
 POLL_SECONDS = 30
@@ -84,16 +82,16 @@ def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_S
         "name": "tf-serving",
         "image": image,
         "command": ["/usr/bin/tensorflow_model_server"],
-        "args": [
-            f"--port={GRPC_PORT}",
-            f"--rest_api_port={REST_PORT}",
+        "args": [  # TF Serving's ports, stated once in serving/settings.py.
+            f"--port={settings.GRPC_PORT}",
+            f"--rest_api_port={settings.REST_PORT}",
             f"--model_name={config.model_name}",
             f"--model_base_path={model_base_path(config, pvc)}",
             f"--file_system_poll_wait_seconds={POLL_SECONDS}",
         ],
         "ports": [
-            {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
-            {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": settings.GRPC_PORT, "protocol": "TCP"},
+            {"name": "http", "containerPort": settings.REST_PORT, "protocol": "TCP"},
         ],
         "env": SERVING_ENV,
         "readinessProbe": _probe(config, initial_delay=5, period=10, failures=3),
@@ -125,8 +123,8 @@ def tf_serving(config: PipelineConfig, pvc: str | None = None, image: str = TF_S
             "selector": selector,
             # Named grpc/http so a service mesh detects each protocol.
             "ports": [
-                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
-                {"name": "http", "port": REST_PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "grpc", "port": settings.GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+                {"name": "http", "port": settings.REST_PORT, "targetPort": "http", "protocol": "TCP"},
             ],
         },
     }

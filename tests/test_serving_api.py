@@ -28,7 +28,7 @@ from tensorflow_serving.apis import (
 )
 
 from pipeline.config import MODEL_NAME
-from serving import tensors
+from serving import tensor_proto
 from serving.client import Article, ClientError, ModelClient, RestClient
 from serving.grpc_client import GrpcClient
 from serving.server import LocalModelServer
@@ -212,7 +212,7 @@ def test_grpc_predict_names_the_version_that_served_it(target, stubs, rest_clien
     assert response.model_spec.signature_name == "serving_default"
     assert response.model_spec.version.value == _available_version(rest_client)
     assert list(response.outputs["probability"].float_val) == pytest.approx(
-        tensors.proto_to_array(response.outputs["probability"]).tolist())
+        tensor_proto.proto_to_array(response.outputs["probability"]).tolist())
     assert len(response.outputs["label"].int64_val) == 2
 
 
@@ -273,7 +273,7 @@ def _predict_request(model: str, inputs: dict[str, np.ndarray], version: int | N
     if version is not None:
         request.model_spec.version.value = version
     for name, array in inputs.items():
-        request.inputs[name].CopyFrom(tensors.array_to_proto(array))
+        request.inputs[name].CopyFrom(tensor_proto.array_to_proto(array))
     return request
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from preprocessing import features
-from serving.model_store import list_versions
+from serving.version_folders import list_versions
 from tests.data import read_rows
 
 TEXT_SPECS = {key: tf.TensorSpec([None], tf.string, name=key) for key in features.TEXT_KEYS}

@@ -11,6 +11,7 @@ import yaml
 from kubernetes import client
 
 from kubeflow import manifests, runner
+from serving import settings
 
 PIPELINE_ROOT = "gs://my-bucket/fakenews"
 # Not the default name, so nothing passes by matching a hard-coded "fakenews".
@@ -75,7 +76,7 @@ def test_tf_serving_deployment_from_the_bucket(config):
     assert args["model_name"] == config.model_name == MODEL_NAME
     assert args["model_base_path"] == config.serving_base == f"{PIPELINE_ROOT}/serving/{MODEL_NAME}"
     ports = {port["name"]: port["containerPort"] for port in server["ports"]}
-    assert ports == {"grpc": 8500, "http": 8501}
+    assert ports == {"grpc": 8500, "http": 8501} == {"grpc": settings.GRPC_PORT, "http": settings.REST_PORT}
     assert (args["port"], args["rest_api_port"]) == ("8500", "8501")
     for probe in (server["readinessProbe"], server["livenessProbe"]):
         assert probe["httpGet"] == {"path": f"/v1/models/{MODEL_NAME}", "port": "http"}

@@ -13,6 +13,10 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from serving.server import LocalModelServer
 
 
 def _positive(value: str) -> int:
@@ -52,9 +56,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how often to look for a new version (default: %(default)s)")
 
 
+def banner(server: "LocalModelServer", model_base: str, batching_parameters_file: str) -> str:
+    """The start-up lines. The REST line starts with the base URL `fakenews predict --rest`
+    takes (it takes the model's URL, shown after it, too)."""
+    from serving.version_folders import list_versions
+
+    current = server.store.current
+    if current is not None:
+        serving = f"version {current.version}"
+    elif list_versions(model_base):
+        serving = "no version loaded (errors above); waiting for a new one"
+    else:
+        serving = "no version folder (all-digit name) yet; waiting for one to be pushed"
+    return (f"Serving '{server.model_name}' from {model_base}: {serving}\n"
+            f"  REST  {server.rest_url}  (model: {server.rest_url}/v1/models/{server.model_name})\n"
+            f"  gRPC  {server.grpc_target}\n"
+            f"  at most {server.max_batch_size} articles per request ({batching_parameters_file})\n"
+            "Ctrl-C to stop.")
+
+
 def main(args: argparse.Namespace) -> int:
     from serving import settings
-    from serving.version_folders import list_versions, misplaced_base
+    from serving.version_folders import misplaced_base
 
     if problem := misplaced_base(args.model_base):  # It would wait for ever, silently.
         print(f"error: --model-base: {problem}", file=sys.stderr)
@@ -80,19 +103,7 @@ def main(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    current = server.store.current
-    if current is not None:
-        serving = f"version {current.version}"
-    elif list_versions(args.model_base):
-        serving = "no version loaded (errors above); waiting for a new one"
-    else:
-        serving = "no version folder (all-digit name) yet; waiting for one to be pushed"
-    # The REST line is the base URL `fakenews predict --rest` takes (it takes the model's URL too).
-    print(f"Serving '{server.model_name}' from {args.model_base}: {serving}\n"
-          f"  REST  {server.rest_url}  (model: {server.rest_url}/v1/models/{server.model_name})\n"
-          f"  gRPC  {server.grpc_target}\n"
-          f"  at most {server.max_batch_size} articles per request ({args.batching_parameters_file})\n"
-          "Ctrl-C to stop.", flush=True)
+    print(banner(server, args.model_base, args.batching_parameters_file), flush=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

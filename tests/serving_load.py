@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys

@@ -40,14 +40,15 @@ settings.apply_serving_environment()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench.bench_load import serve  # noqa: E402  (`fakenews serve` on ports it picks itself)
+from serving import batching, tensors  # noqa: E402
 from serving.client import Article, RestClient  # noqa: E402
 from serving.grpc_client import GrpcClient  # noqa: E402
-from serving.model_store import ModelStore, list_versions  # noqa: E402
+from serving.model_store import ModelStore  # noqa: E402
 from serving.rest import RestApi  # noqa: E402
-from serving import tensors  # noqa: E402
 from serving.servable import Servable  # noqa: E402
+from serving.version_folders import list_versions  # noqa: E402
 from tests.data import read_rows  # noqa: E402
+from tests.serving_load import serve  # noqa: E402  (`fakenews serve` on ports it picks itself)
 
 RESULTS = REPO / "bench" / "results" / "serving.json"
 WARM_UP_CALLS = 5
@@ -56,7 +57,7 @@ Predict = Callable[[Sequence[Article]], object]
 
 
 def _in_process(model_dir: str) -> Predict:
-    signature = Servable(model_dir, version=0, max_batch=settings.MAX_BATCH).signature("")
+    signature = Servable(model_dir, version=0, max_batch=batching.max_batch_size()).signature("")
 
     def predict(articles: Sequence[Article]) -> object:
         return signature.run(tensors.instances_to_arrays([dataclasses.asdict(a) for a in articles], signature.inputs))
@@ -111,7 +112,7 @@ def main() -> int:
     batches = [articles[i * args.batch_size:(i + 1) * args.batch_size] for i in range(args.batches)]
     load_before = os.getloadavg()
 
-    store = ModelStore(args.model_base, args.model_name, max_batch=settings.MAX_BATCH, poll_seconds=3600)
+    store = ModelStore(args.model_base, args.model_name, max_batch=batching.max_batch_size(), poll_seconds=3600)
     with tempfile.TemporaryDirectory() as scratch, \
             serve(args.model_base, args.model_name, log=pathlib.Path(scratch) / "serve.log") as server:
         try:

@@ -3,9 +3,10 @@
 TFX's stock Pusher copies files straight into `<base>/<version>/` (saved_model.pb last), so a
 crash mid-copy leaves a half-written version folder that a model server may try to load;
 and a re-run that re-blesses the same model pushes it again under a new version. This
-executor copies into a hidden, non-numeric folder in the same base directory (TF Serving only
-loads all-digit folder names) and renames it into place once complete, and it skips the push
-when the newest served version is already this very model (same SavedModel fingerprint).
+executor copies into a hidden, non-numeric folder in the same base directory (not a version
+folder by the rule model servers follow, serving/version_folders.py) and renames it into
+place once complete, and it skips the push when the newest served version is already this
+very model (same SavedModel fingerprint).
 
 A rename within one folder is atomic on POSIX filesystems and Kubernetes volumes; on object
 stores (GCS, S3) it is a copy, and a server only sees the folder once saved_model.pb exists.
@@ -28,15 +29,17 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx import v1 as tfx
 
+from serving.version_folders import version_number
+
 STAGING_PREFIX = ".pushing-"
 _FINGERPRINT = "fingerprint.pb"
 
 
 def served_versions(base_directory: str) -> list[int]:
-    """Version numbers a model server would load: all-digit folder names, ascending."""
+    """Version numbers a model server would load, ascending (fileio: local or a bucket)."""
     if not fileio.exists(base_directory):
         return []
-    return sorted(int(name.rstrip("/")) for name in fileio.listdir(base_directory) if name.rstrip("/").isdigit())
+    return sorted(number for name in fileio.listdir(base_directory) if (number := version_number(name)) is not None)
 
 
 def _same_model(model_path: str, version_path: str) -> bool:

@@ -1,10 +1,13 @@
 """Serving signatures of the exported model; preprocessing runs inside each of them.
 
-- serving_default:    raw `title`, `author`, `text` strings [batch] -> probability, label
-- predict_examples:   serialized tf.Example [batch] -> probability, label (used by TFMA)
+- serving_default:    raw `title`, `author`, `text` strings [batch] -> probability, label, token_count
+- predict_examples:   serialized tf.Example [batch] -> probability, label, token_count (used by TFMA)
 - transform_features: serialized tf.Example [batch] -> transformed features (TFMA slicing)
 
 `label` is 1 (unreliable) where probability >= the decision threshold stored in the model.
+`token_count` is how many tokens the model read (after truncation to MAX_LENGTH): 0 for a
+document with no a-z words (Cyrillic, CJK) or only stopwords, whose probability is the model's
+answer to an empty input and says nothing about the article.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from preprocessing import features, text
 
 PROBABILITY = "probability"
 PREDICTED_LABEL = "label"
+TOKEN_COUNT = "token_count"
 
 
 class ServingModule(tf.Module):
@@ -40,12 +44,14 @@ class ServingModule(tf.Module):
 
     def _predict(self, transformed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         token_ids = transformed[features.TOKEN_IDS_KEY]
+        token_count = tf.cast(text.document_lengths(token_ids), tf.int64)
         if self._trim_padding:  # A masked model reads a request only up to its longest document.
             token_ids = text.trim_padding(token_ids)
         probability = tf.reshape(self.model(token_ids, training=False), [-1])
         return {
             PROBABILITY: probability,
             PREDICTED_LABEL: tf.cast(probability >= self.threshold, tf.int64),
+            TOKEN_COUNT: token_count,
         }
 
     def _raw_from_strings(self, strings: dict[str, tf.Tensor]) -> dict[str, tf.Tensor | tf.SparseTensor]:

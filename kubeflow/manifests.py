@@ -21,9 +21,8 @@ from serving import settings
 
 # The tag serving/tfserving (the local docker set-up) uses: one model server version everywhere.
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
-GRPC_PORT = 8500
-REST_PORT = 8501
 PVC_MOUNT = "/models"  # TF Serving's convention: /models/<model_name>/<version>/.
+CONFIG_MOUNT = "/config"  # As in serving/tfserving/docker-compose.yml.
 # New versions appear within this many seconds; each poll lists the base path (a bucket call).
 POLL_SECONDS = 30
 # The model server's working set: the SavedModel, the Transform graph and request buffers.
@@ -74,26 +73,41 @@ def _probe(config: PipelineConfig, initial_delay: int, period: int, failures: in
 SERVING_ENV = [{"name": name, "value": value} for name, value in settings.SERVING_ENVIRONMENT.items()]
 
 
+def batching_config_map(config: PipelineConfig) -> dict[str, Any]:
+    """serving/tfserving/batching_parameters.txt as a ConfigMap: the batching (and the batch
+    limit) the compose file and `fakenews serve` use, from the same file."""
+    name = os.path.basename(settings.BATCHING_PARAMETERS_FILE)
+    with open(settings.BATCHING_PARAMETERS_FILE, encoding="utf-8") as f:
+        text = f.read()
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": config.model_name, "labels": _labels(config)},
+            "data": {name: text}}
+
+
 def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
                replicas: int = 1) -> list[dict[str, Any]]:
-    """A TF Serving Deployment serving config.model_name, and its ClusterIP Service."""
+    """A TF Serving Deployment serving config.model_name with production's batching, its
+    ClusterIP Service, and the ConfigMap holding the batching parameters."""
     _check(config, image)
+    batching = batching_config_map(config)
+    [batching_file] = batching["data"]
     labels = _labels(config)
     selector = {"app.kubernetes.io/name": config.model_name}
     container: dict[str, Any] = {
         "name": "tf-serving",
         "image": image,
         "command": ["/usr/bin/tensorflow_model_server"],
-        "args": [
-            f"--port={GRPC_PORT}",
-            f"--rest_api_port={REST_PORT}",
+        "args": [  # TF Serving's ports, stated once in serving/settings.py.
+            f"--port={settings.GRPC_PORT}",
+            f"--rest_api_port={settings.REST_PORT}",
             f"--model_name={config.model_name}",
             f"--model_base_path={model_base_path(config, serving_base, pvc)}",
             f"--file_system_poll_wait_seconds={POLL_SECONDS}",
+            "--enable_batching=true",
+            f"--batching_parameters_file={CONFIG_MOUNT}/{batching_file}",
         ],
         "ports": [
-            {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
-            {"name": "http", "containerPort": REST_PORT, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": settings.GRPC_PORT, "protocol": "TCP"},
+            {"name": "http", "containerPort": settings.REST_PORT, "protocol": "TCP"},
         ],
         "env": SERVING_ENV,
         "readinessProbe": _probe(config, initial_delay=5, period=10, failures=3),
@@ -101,11 +115,13 @@ def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None
         # restart would only start the load over.
         "livenessProbe": _probe(config, initial_delay=60, period=20, failures=5),
         "resources": RESOURCES,
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
     }
-    pod: dict[str, Any] = {"containers": [container]}
+    pod: dict[str, Any] = {"containers": [container],
+                           "volumes": [{"name": "config", "configMap": {"name": batching["metadata"]["name"]}}]}
     if pvc:
-        container["volumeMounts"] = [{"name": "models", "mountPath": PVC_MOUNT, "readOnly": True}]
-        pod["volumes"] = [{"name": "models", "persistentVolumeClaim": {"claimName": pvc, "readOnly": True}}]
+        container["volumeMounts"].append({"name": "models", "mountPath": PVC_MOUNT, "readOnly": True})
+        pod["volumes"].append({"name": "models", "persistentVolumeClaim": {"claimName": pvc, "readOnly": True}})
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -125,12 +141,12 @@ def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None
             "selector": selector,
             # Named grpc/http so a service mesh detects each protocol.
             "ports": [
-                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
-                {"name": "http", "port": REST_PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "grpc", "port": settings.GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+                {"name": "http", "port": settings.REST_PORT, "targetPort": "http", "protocol": "TCP"},
             ],
         },
     }
-    return [deployment, service]
+    return [deployment, service, batching]
 
 
 def inference_service(config: PipelineConfig, serving_base: str, pvc: str | None = None,

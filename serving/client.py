@@ -5,6 +5,10 @@ GrpcClient (grpc_client.py) speaks gRPC through tensorflow-serving-api's stubs. 
 predict / status / signatures and raise ClientError, one line, for server errors, timeouts and
 unreachable servers. The gRPC client lives apart because tensorflow-serving-api's protos import
 TensorFlow (~2 s): a REST caller never pays for it.
+
+Neither client imports the local server's code (server, model_store, rest, ...): they speak
+only the APIs, so what works against `fakenews serve` works against TF Serving. What both
+sides need is in modules of neither: version_status (VersionStatus), tensor_proto.
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ import abc
 import dataclasses
 import http.client
 import json
+import re
 import urllib.parse
 from typing import Any, Sequence
 
+from serving.version_status import VersionStatus
+
 SIGNATURE = "serving_default"
+TOKEN_COUNT = "token_count"  # components/signatures.py's output; absent from models pushed before it.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # How a kept-alive connection that the server has closed fails on its next request.
 _DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -33,13 +41,13 @@ class Article:
 class Prediction:
     probability: float  # That the article is unreliable (fake).
     label: int  # 1 = unreliable, 0 = reliable: probability >= the model's threshold.
+    # Tokens the model read (after truncation); 0: no a-z words, so the score says nothing
+    # about the article. None: the model does not report it (pushed before the output existed).
+    token_count: int | None = None
 
-
-@dataclasses.dataclass(frozen=True)
-class VersionStatus:
-    version: int
-    state: str  # TF Serving's ModelVersionStatus.State name, e.g. AVAILABLE, END.
-    error_message: str = ""
+    @property
+    def read_nothing(self) -> bool:
+        return self.token_count == 0
 
 
 class ClientError(Exception):
@@ -83,12 +91,12 @@ class RestClient(ModelClient):
 
     def __init__(self, url: str, model: str, version: int | None = None,
                  timeout: float = DEFAULT_TIMEOUT_SECONDS):
-        """url: the server's base, e.g. http://localhost:8501 (http:// is assumed if absent)."""
-        self.url = (url if "://" in url else f"http://{url}").rstrip("/")
+        """url: the server's base, e.g. http://localhost:8501 (http:// is assumed if absent), or
+        the model's own URL, .../v1/models/<model> as `fakenews serve` and curl show it.
+        Raises ValueError for anything else, or a model URL naming another model."""
+        self.url = _base_url(url, model)
         self.timeout = timeout
         parts = urllib.parse.urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) server address: {url!r}")
         self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         self._netloc = parts.netloc
         self._origin = f"{parts.scheme}://{parts.netloc}"
@@ -106,14 +114,17 @@ class RestClient(ModelClient):
             "instances": [{"title": a.title, "author": a.author, "text": a.text} for a in articles],
         })
         try:
-            return [Prediction(float(row["probability"]), int(row["label"])) for row in payload["predictions"]]
+            return [Prediction(float(row["probability"]), int(row["label"]),
+                               None if row.get(TOKEN_COUNT) is None else int(row[TOKEN_COUNT]))
+                    for row in payload["predictions"]]
         except (KeyError, TypeError, ValueError) as error:
             raise ClientError(f"unexpected response from {self._origin}{path}: {type(error).__name__}: {error}") from None
 
     def status(self) -> list[VersionStatus]:
         payload = self._request("GET", self._model_path)
         return [
-            VersionStatus(int(entry["version"]), entry["state"], entry.get("status", {}).get("error_message", ""))
+            VersionStatus(int(entry["version"]), entry["state"], entry.get("status", {}).get("error_code", "OK"),
+                          entry.get("status", {}).get("error_message", ""))
             for entry in payload.get("model_version_status", [])
         ]
 
@@ -165,6 +176,25 @@ class RestClient(ModelClient):
                     may_retry = False
                     continue
                 raise ClientError(f"cannot reach {self.url}: {_reason(error)}") from None
+
+
+_MODEL_PATH = re.compile(r"(.*?)/v1/models/([^/:]+)")
+
+
+def _base_url(url: str, model: str) -> str:
+    """The server's base URL from a base URL or a model URL (.../v1/models/<model>)."""
+    full = (url if "://" in url else f"http://{url}").rstrip("/")
+    parts = urllib.parse.urlsplit(full)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"not an http(s) server address: {url!r}")
+    if match := _MODEL_PATH.fullmatch(parts.path):
+        named = urllib.parse.unquote(match.group(2))
+        if named != model:
+            raise ValueError(f"{url} is the URL of model {named!r}, not of {model!r}")
+        return f"{parts.scheme}://{parts.netloc}{match.group(1)}"
+    if "/v1/" in f"{parts.path}/":
+        raise ValueError(f"not a server's base URL nor a model's (…/v1/models/{model}): {url!r}")
+    return full
 
 
 def one_line(text: str, limit: int = 300) -> str:

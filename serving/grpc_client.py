@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import grpc
 import numpy as np
 from google.protobuf import json_format, message
+from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -20,19 +21,21 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import tensors
+from serving import tensor_proto
 from serving.client import (
     DEFAULT_TIMEOUT_SECONDS,
     SIGNATURE,
+    TOKEN_COUNT,
     Article,
     ClientError,
     ModelClient,
     Prediction,
-    VersionStatus,
     one_line,
 )
+from serving.version_status import VersionStatus
 
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State.Name
+_ERROR_CODE_NAMES = error_codes_pb2.Code.Name
 
 
 class GrpcClient(ModelClient):
@@ -54,20 +57,24 @@ class GrpcClient(ModelClient):
         request = predict_pb2.PredictRequest(model_spec=self._model_spec(SIGNATURE))
         for field in ("title", "author", "text"):
             values = np.array([getattr(a, field).encode("utf-8") for a in articles], dtype=object)
-            request.inputs[field].CopyFrom(tensors.array_to_proto(values))
+            request.inputs[field].CopyFrom(tensor_proto.array_to_proto(values))
         response = self._call(self._predictions.Predict, request)
         try:
-            probabilities = tensors.proto_to_array(response.outputs["probability"]).tolist()
-            labels = tensors.proto_to_array(response.outputs["label"]).tolist()
+            probabilities = tensor_proto.proto_to_array(response.outputs["probability"]).tolist()
+            labels = tensor_proto.proto_to_array(response.outputs["label"]).tolist()
+            token_counts = (tensor_proto.proto_to_array(response.outputs[TOKEN_COUNT]).tolist()
+                            if TOKEN_COUNT in response.outputs else [None] * len(labels))
         except Exception as error:  # A missing or malformed output tensor.
             raise ClientError(f"unexpected response from {self.target}: {one_line(str(error))}") from None
-        return [Prediction(float(p), int(label)) for p, label in zip(probabilities, labels)]
+        return [Prediction(float(p), int(label), None if count is None else int(count))
+                for p, label, count in zip(probabilities, labels, token_counts)]
 
     def status(self) -> list[VersionStatus]:
         request = get_model_status_pb2.GetModelStatusRequest(model_spec=self._model_spec())
         response = self._call(self._models.GetModelStatus, request)
         return [
-            VersionStatus(entry.version, _STATE_NAMES(entry.state), entry.status.error_message)
+            VersionStatus(entry.version, _STATE_NAMES(entry.state), _ERROR_CODE_NAMES(entry.status.error_code),
+                          entry.status.error_message)
             for entry in response.model_version_status
         ]
 

@@ -19,7 +19,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import responses, tensors
+from serving import responses, tensor_proto, tensors
 from serving.errors import ServingError, invalid_argument, not_found
 from serving.model_store import ModelStore
 
@@ -68,7 +68,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             model_spec=responses.model_spec(name, servable.version, signature.name)
         )
         for output_name, array in outputs.items():
-            response.outputs[output_name].CopyFrom(tensors.array_to_proto(array))
+            response.outputs[output_name].CopyFrom(tensor_proto.array_to_proto(array))
         return response
 
     @_reporting_errors

@@ -1,53 +1,29 @@
 """Which version is served: TF Serving's "latest 1" policy over the Pusher's base folder.
 
-A version is a sub-folder named by digits only; anything else is ignored, so a push written to
-a temporary folder and renamed into place (components/pusher.py) is never read half-done. A
-copy made in place instead (TFX's stock Pusher, cp, an object-store sync) can be, so a new
-folder is loaded only once its listing (names, sizes, mtimes) is unchanged between two polls,
-and a load that fails anyway is retried when the folder changes again. The new version is
-loaded and warmed up beside the old one, then swapped in; requests already running keep their
-reference to the old servable and finish on it.
+Version folders are those serving/version_folders.py names (the Pusher's rule too), so a push
+written to a temporary folder and renamed into place (components/pusher.py) is never read
+half-done. The new version is loaded and warmed up beside the old one, then swapped in;
+requests already running keep their reference to the old servable and finish on it.
+
+Local guards beyond TF Serving (which loads a new folder at the first poll that sees it, and
+does not retry a version that failed): a copy made in place instead of renamed (TFX's stock
+Pusher, cp, an object-store sync) can be seen half-written, so a new folder is loaded only
+once its listing (names, sizes, mtimes) is unchanged between two polls, and a load that failed
+is retried when the folder changes again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import re
 import threading
-
-import grpc
 
 from serving.errors import not_found
 from serving.servable import Servable, as_serving_error
+from serving.version_folders import list_versions
+from serving.version_status import AVAILABLE, END, LOADING, VersionStatus
 
 log = logging.getLogger(__name__)
-
-_VERSION_FOLDER = re.compile(r"[0-9]+")
-
-# ModelVersionStatus.State names (get_model_status.proto).
-LOADING = "LOADING"
-AVAILABLE = "AVAILABLE"
-END = "END"
-
-
-@dataclasses.dataclass(frozen=True)
-class VersionStatus:
-    version: int
-    state: str
-    error_code: grpc.StatusCode = grpc.StatusCode.OK
-    error_message: str = ""
-
-
-def list_versions(base_path: str) -> dict[int, str]:
-    """version -> folder, for the sub-folders of base_path named by digits only."""
-    try:
-        entries = list(os.scandir(base_path))
-    except FileNotFoundError:
-        return {}
-    return {int(entry.name): entry.path for entry in entries
-            if _VERSION_FOLDER.fullmatch(entry.name) and entry.is_dir()}
 
 
 def _listing(path: str) -> tuple | None:
@@ -67,6 +43,7 @@ class ModelStore:
     """Serves the highest loadable version of one model and reports every version's state."""
 
     def __init__(self, base_path: str, model_name: str, *, max_batch: int, poll_seconds: float):
+        """max_batch: the most rows a request may have (TF Serving's max_batch_size, batching.py)."""
         self.base_path = base_path
         self.model_name = model_name
         self._max_batch = max_batch
@@ -147,7 +124,7 @@ class ModelStore:
         except Exception as error:
             self._failed = (version, listing)
             failure = as_serving_error(error)
-            self._set_status(VersionStatus(version, END, failure.code, failure.message))
+            self._set_status(VersionStatus(version, END, failure.code.name, failure.message))
             log.error("%s version %d failed to load from %s: %s", self.model_name, version, path, failure.message)
             return False
         previous, self._current = self._current, servable

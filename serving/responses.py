@@ -13,8 +13,8 @@ from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2, status_pb2
 
 from serving.errors import invalid_argument
-from serving.model_store import VersionStatus
 from serving.servable import Servable
+from serving.version_status import VersionStatus
 
 SIGNATURE_DEF_FIELD = "signature_def"  # The one metadata field TF Serving serves.
 
@@ -25,7 +25,7 @@ def status_response(statuses: list[VersionStatus]) -> get_model_status_pb2.GetMo
             version=status.version,
             state=get_model_status_pb2.ModelVersionStatus.State.Value(status.state),
             status=status_pb2.StatusProto(
-                error_code=error_codes_pb2.Code.Value(status.error_code.name),
+                error_code=error_codes_pb2.Code.Value(status.error_code),
                 error_message=status.error_message,
             ),
         )

@@ -20,6 +20,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from serving import batching
 from serving.errors import ServingError, code_from_number, invalid_argument
 
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY  # "serving_default"
@@ -31,6 +32,7 @@ class Signature:
 
     def __init__(self, name: str, signature_def: meta_graph_pb2.SignatureDef, session: tf.compat.v1.Session,
                  max_batch: int):
+        """max_batch: the most rows a request may have (TF Serving's max_batch_size, batching.py)."""
         self.name = name
         self.inputs: dict[str, tf.TensorSpec] = {
             key: tf.TensorSpec(tf.TensorShape(info.tensor_shape), tf.dtypes.as_dtype(info.dtype), key)
@@ -58,10 +60,7 @@ class Signature:
                     f"input '{name}' has shape {list(array.shape)}; the signature expects {self.inputs[name].shape}"
                 )
             if array.ndim and array.shape[0] > self._max_batch:
-                raise invalid_argument(
-                    f"input '{name}' has {array.shape[0]} rows; this server takes at most {self._max_batch} "
-                    "per request (--max-batch)"
-                )
+                raise invalid_argument(batching.batch_too_large(array.shape[0], self._max_batch))
         if unknown := [name for name in output_filter if name not in self.outputs]:
             raise invalid_argument(f"unknown output {unknown}; the signature returns {sorted(self.outputs)}")
         outputs = tuple(output_filter) or self.outputs
@@ -117,7 +116,8 @@ class Servable:
         The first run of a loaded graph pays TensorFlow's one-time function instantiation and
         graph optimisation (~2 s for this model); doing it before the version takes traffic
         keeps that off real requests. Raising here fails the load, as a failed warm-up does in
-        TF Serving.
+        TF Serving. A local addition: TF Serving warms up only from the requests a model ships
+        in assets.extra/tf_serving_warmup_requests, and this one ships none.
         """
         signature = self.signatures.get(DEFAULT_SIGNATURE)
         if signature is None:

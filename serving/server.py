@@ -7,7 +7,8 @@ process on free ports:
     with LocalModelServer(base, "fakenews", rest_port=0, grpc_port=0) as server:
         RestClient(server.rest_url, "fakenews").predict(...)
 
-Limits and their defaults: serving/settings.py.
+Limits: the batch limit is TF Serving's, from the batching file production is given
+(serving/batching.py); the body limit is a local guard (serving/settings.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 
 import grpc
 
-from serving import grpc_service, settings
+from serving import batching, grpc_service, settings
 from serving.model_store import ModelStore
 from serving.rest import RestServer
 
@@ -32,15 +33,18 @@ class LocalModelServer:
         host: str = "127.0.0.1",
         rest_port: int = settings.REST_PORT,
         grpc_port: int = settings.GRPC_PORT,
-        max_batch: int = settings.MAX_BATCH,
+        batching_parameters_file: str = settings.BATCHING_PARAMETERS_FILE,
         max_body_bytes: int = settings.MAX_BODY_BYTES,
         poll_seconds: float = settings.POLL_SECONDS,
         grpc_threads: int = settings.GRPC_THREADS,
     ):
         """model_base: the folder of numbered versions (the Pusher's <output>/serving/<model>).
-        Ports 0 pick free ones; read them back from rest_port / grpc_port after start()."""
+        Ports 0 pick free ones; read them back from rest_port / grpc_port after start().
+        batching_parameters_file: TF Serving's --batching_parameters_file, for its max_batch_size.
+        Raises ValueError if that file is not a BatchingParameters text proto."""
         self.host = host
-        self.store = ModelStore(model_base, model_name, max_batch=max_batch, poll_seconds=poll_seconds)
+        self.max_batch_size = batching.max_batch_size(batching_parameters_file)
+        self.store = ModelStore(model_base, model_name, max_batch=self.max_batch_size, poll_seconds=poll_seconds)
         self._requested_ports = (rest_port, grpc_port)
         self._max_body_bytes = max_body_bytes
         self._grpc_threads = grpc_threads

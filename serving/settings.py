@@ -1,19 +1,24 @@
-"""Defaults of the local server, in a module free of TensorFlow so `fakenews --help` stays fast.
+"""Serving's settings, stated once: TF Serving's ports, the batching file, the local server's
+defaults. Standard library only, so `fakenews --help` stays fast and kubeflow/manifests.py can
+read the ports.
 
-Limits: TF Serving caps neither request size nor batch. Its gRPC server accepts messages up to
-2 GB (server.cc: SetMaxMessageSize(kint32max); the 4 MB often quoted is gRPC's own default,
-which TF Serving overrides) and its REST server reads any body. The local server refuses a
-request over MAX_BODY_BYTES before parsing it (REST 413, gRPC RESOURCE_EXHAUSTED) and a batch
-over MAX_BATCH rows (400 / INVALID_ARGUMENT): 32 MiB holds 1,024 long articles, and no single
-request can take the process's memory.
+Limits. The batch limit is TF Serving's own, with batching enabled as production runs it: the
+`max_batch_size` of BATCHING_PARAMETERS_FILE (serving/batching.py). The body limit is a local
+guard that TF Serving does not have: its gRPC server accepts messages up to 2 GB (server.cc:
+SetMaxMessageSize(kint32max); the 4 MB often quoted is gRPC's own default, which TF Serving
+overrides) and its REST server reads any body. The local server refuses a request over
+MAX_BODY_BYTES before parsing it (REST 413, gRPC RESOURCE_EXHAUSTED), so that no single request
+can take the process's memory; 32 MiB holds far more than a batch of 64 long articles.
 """
 
 import os
 
-REST_PORT = 8501  # TF Serving's ports.
+REST_PORT = 8501  # TF Serving's ports, in its image, the compose file and the Kubernetes manifests.
 GRPC_PORT = 8500
-MAX_BATCH = 1024
-MAX_BODY_BYTES = 32 * 1024 * 1024
+TFSERVING_CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tfserving")
+# The BatchingParameters TF Serving is started with (--batching_parameters_file).
+BATCHING_PARAMETERS_FILE = os.path.join(TFSERVING_CONFIG_DIR, "batching_parameters.txt")
+MAX_BODY_BYTES = 32 * 1024 * 1024  # Local guard only (above).
 POLL_SECONDS = 1.0  # TF Serving's --file_system_poll_wait_seconds default.
 GRPC_THREADS = 8
 # How TensorFlow runs a request, for TF Serving and the local server alike; environment

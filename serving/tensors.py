@@ -1,11 +1,14 @@
-"""Request and response tensors: TF Serving's JSON encodings and TensorProto <-> numpy.
+"""The local server's request tensors: TF Serving's JSON encodings <-> numpy, and gRPC inputs.
 
 Inputs are checked against a signature's input specs while they are converted, with the
 messages a caller needs ("input 'title': 3 is not a string"), so nothing malformed reaches
 TensorFlow. JSON follows TF Serving's rules (util/json_tensor.cc): `instances` (row format) or
 `inputs` (columnar), strings as JSON strings or {"b64": ...}, outputs named *_bytes returned as
-{"b64": ...}. One deliberate difference: an input name the signature lacks is an error here,
-where TF Serving ignores it in the columnar format; a typo should not pass silently.
+{"b64": ...}. TensorProtos are converted by tensor_proto.py, which the gRPC client shares.
+
+A local guard beyond TF Serving: an input name the signature lacks is an error here, where TF
+Serving ignores it in the columnar format; a typo should not pass silently. It only refuses
+what production would accept, never the reverse.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
+from serving import tensor_proto
 from serving.errors import invalid_argument
 
 Specs = Mapping[str, tf.TensorSpec]
@@ -193,7 +197,7 @@ def _map_nested(function: Callable[[Any], Any], value: Any) -> Any:
     return function(value)
 
 
-# --- TensorProto <-> numpy -----------------------------------------------------------------
+# --- gRPC inputs -------------------------------------------------------------------------
 
 def protos_to_arrays(protos: Mapping[str, tensor_pb2.TensorProto], specs: Specs) -> dict[str, np.ndarray]:
     """gRPC inputs: names and dtypes must match the signature exactly."""
@@ -204,37 +208,12 @@ def protos_to_arrays(protos: Mapping[str, tensor_pb2.TensorProto], specs: Specs)
         if proto.dtype != expected.as_datatype_enum:
             given = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "an unset dtype"
             raise invalid_argument(f"input '{name}' is {given}; the signature expects {expected.name}")
-        arrays[name] = proto_to_array(proto, name)
+        arrays[name] = _proto_to_array(proto, name)
     return arrays
 
 
-def proto_to_array(proto: tensor_pb2.TensorProto, name: str = "tensor") -> np.ndarray:
+def _proto_to_array(proto: tensor_pb2.TensorProto, name: str) -> np.ndarray:
     try:
-        return tf.make_ndarray(proto)
+        return tensor_proto.proto_to_array(proto)
     except (TypeError, ValueError) as error:
         raise invalid_argument(f"input '{name}' is not a valid TensorProto: {error}") from None
-
-
-# Fill the typed repeated fields, as TF Serving does (Tensor::AsProtoField), rather than
-# tensor_content: clients written against TF Serving read e.g. `outputs["probability"].float_val`.
-_PROTO_FIELDS = {
-    tf.float32: "float_val",
-    tf.float64: "double_val",
-    tf.int8: "int_val",
-    tf.int16: "int_val",
-    tf.int32: "int_val",
-    tf.uint8: "int_val",
-    tf.int64: "int64_val",
-    tf.bool: "bool_val",
-    tf.string: "string_val",
-}
-
-
-def array_to_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
-    dtype = tf.dtypes.as_dtype(array.dtype)
-    field = _PROTO_FIELDS.get(dtype)
-    if field is None:
-        return tf.make_tensor_proto(array)
-    proto = tensor_pb2.TensorProto(dtype=dtype.as_datatype_enum, tensor_shape=tf.TensorShape(array.shape).as_proto())
-    getattr(proto, field).extend(array.ravel().tolist())
-    return proto

@@ -19,8 +19,9 @@ import pytest
 
 from components import pusher
 from serving.client import Article, RestClient
-from serving.model_store import AVAILABLE, END, list_versions
 from serving.server import LocalModelServer
+from serving.version_folders import list_versions
+from serving.version_status import AVAILABLE, END
 
 TF_SERVING_VERSION_NAME = re.compile(r"[0-9]+")  # What TF Serving's storage path source accepts.
 TIMEOUT = 60

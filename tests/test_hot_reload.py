@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving import tensors
+from serving import tensor_proto
 from serving.client import Article, RestClient
 from serving.grpc_client import GrpcClient
-from serving.model_store import list_versions
 from serving.server import LocalModelServer
+from serving.version_folders import list_versions
 
 POLL_SECONDS = 0.2
 STATUS_DEADLINE_SECONDS = 10
@@ -60,7 +60,7 @@ class _ClientLoop(threading.Thread):
         request.model_spec.name = self.server.model_name
         for field in ("title", "author", "text"):
             value = np.array([getattr(ARTICLE, field).encode()], dtype=object)
-            request.inputs[field].CopyFrom(tensors.array_to_proto(value))
+            request.inputs[field].CopyFrom(tensor_proto.array_to_proto(value))
         with RestClient(self.server.rest_url, self.server.model_name, timeout=30) as rest, \
                 grpc.insecure_channel(self.server.grpc_target) as channel:
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)

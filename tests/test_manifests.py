@@ -12,6 +12,7 @@ from kubernetes import client
 
 from kubeflow import manifests, runner
 from pipeline.config import PipelineConfig
+from serving import settings
 
 PIPELINE_ROOT = "gs://my-bucket/fakenews"
 # Not the default name, so nothing passes by matching a hard-coded "fakenews".
@@ -64,27 +65,27 @@ def flags(args: list[str]) -> dict[str, str]:
 @pytest.mark.parametrize("pvc", [None, PVC])
 def test_kinds_and_schemas(config, pvc):
     docs = documents(config, pvc)
-    assert kinds(docs["tfserving.yaml"]) == [("apps/v1", "Deployment"), ("v1", "Service")]
+    assert kinds(docs["tfserving.yaml"]) == [("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap")]
     assert kinds(docs["kserve.yaml"]) == [("serving.kserve.io/v1beta1", "InferenceService")]
     for doc in docs["tfserving.yaml"]:
         assert as_kubernetes_sees_it(doc) == doc
 
 
 def test_tf_serving_deployment_from_the_bucket(config):
-    deployment, service = documents(config)["tfserving.yaml"]
+    deployment, service, _ = documents(config)["tfserving.yaml"]
     server = container(deployment)
     assert server["image"] == manifests.TF_SERVING_IMAGE == "tensorflow/serving:2.16.1"
     args = flags(server["args"])
     assert args["model_name"] == config.model_name == MODEL_NAME
     assert args["model_base_path"] == SERVING_BASE == f"{PIPELINE_ROOT}/serving/{MODEL_NAME}"
     ports = {port["name"]: port["containerPort"] for port in server["ports"]}
-    assert ports == {"grpc": 8500, "http": 8501}
+    assert ports == {"grpc": 8500, "http": 8501} == {"grpc": settings.GRPC_PORT, "http": settings.REST_PORT}
     assert (args["port"], args["rest_api_port"]) == ("8500", "8501")
     for probe in (server["readinessProbe"], server["livenessProbe"]):
         assert probe["httpGet"] == {"path": f"/v1/models/{MODEL_NAME}", "port": "http"}
     assert server["resources"]["requests"] and server["resources"]["limits"]["memory"]
     assert server["env"] == SERVING_ENV  # As `fakenews serve`.
-    assert "volumes" not in deployment["spec"]["template"]["spec"]
+    assert [volume["name"] for volume in deployment["spec"]["template"]["spec"]["volumes"]] == ["config"]
 
     assert deployment["metadata"]["name"] == service["metadata"]["name"] == MODEL_NAME
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -94,16 +95,32 @@ def test_tf_serving_deployment_from_the_bucket(config):
 
 
 def test_tf_serving_deployment_from_a_pvc(config):
-    deployment, _ = documents(config, PVC)["tfserving.yaml"]
+    deployment, _, _ = documents(config, PVC)["tfserving.yaml"]
     pod = deployment["spec"]["template"]["spec"]
     server = container(deployment)
-    (volume,) = pod["volumes"]
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] != "config"]
     assert volume["persistentVolumeClaim"] == {"claimName": PVC, "readOnly": True}
-    (mount,) = server["volumeMounts"]
+    (mount,) = [mount for mount in server["volumeMounts"] if mount["name"] != "config"]
     assert (mount["name"], mount["readOnly"]) == (volume["name"], True)
     # The claim holds a copy of the run's serving/ folder: <model>/<version>/.
     assert flags(server["args"])["model_base_path"] == f"{mount['mountPath']}/{MODEL_NAME}"
     assert flags(server["args"])["model_name"] == MODEL_NAME
+
+
+@pytest.mark.parametrize("pvc", [None, PVC])
+def test_tf_serving_batches_with_the_batching_file_production_uses(config, pvc):
+    """The same batching_parameters.txt as the compose file and `fakenews serve`, so the
+    cluster refuses what they refuse (a request over max_batch_size)."""
+    deployment, _, config_map = documents(config, pvc)["tfserving.yaml"]
+    server = container(deployment)
+    args = flags(server["args"])
+    assert args["enable_batching"] == "true"
+    mount_dir, file_name = args["batching_parameters_file"].rsplit("/", 1)
+    with open(settings.BATCHING_PARAMETERS_FILE, encoding="utf-8") as f:
+        assert config_map["data"] == {file_name: f.read()}
+    [mount] = [mount for mount in server["volumeMounts"] if mount["mountPath"] == mount_dir]
+    [volume] = [volume for volume in deployment["spec"]["template"]["spec"]["volumes"] if volume["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == config_map["metadata"]["name"]
 
 
 @pytest.mark.parametrize("pvc, storage", [(None, f"{PIPELINE_ROOT}/serving/{MODEL_NAME}"),

@@ -16,7 +16,7 @@ import pytest
 
 from serving.client import Article, ClientError, RestClient
 
-PREDICTION = {"predictions": [{"probability": 0.75, "label": 1}]}
+PREDICTION = {"predictions": [{"probability": 0.75, "label": 1, "token_count": 0}]}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -27,6 +27,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: "_Server"
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.paths.append(self.path)
         self.server.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         if self.server.drop_unanswered:
             self.close_connection = True
@@ -49,6 +50,7 @@ class _Server(http.server.ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict] = []
+        self.paths: list[str] = []
         self.connections = 0
         self.close_after_reply = False
         self.drop_unanswered = False
@@ -111,3 +113,26 @@ def test_a_fresh_connection_is_not_retried(server):
 def test_an_address_that_is_not_http_is_refused(url):
     with pytest.raises(ValueError, match="not an http"):
         RestClient(url, "fakenews")
+
+
+def test_token_count_is_read_and_flags_an_article_the_model_read_nothing_of(server):
+    with _client(server) as client:
+        [prediction] = client.predict([Article(text="Новости")])
+    assert prediction.token_count == 0 and prediction.read_nothing
+
+
+@pytest.mark.parametrize("url", ["{address}", "http://{address}/", "http://{address}/v1/models/fakenews",
+                                 "{address}/v1/models/fakenews/"])
+def test_the_base_url_or_the_models_url_reach_the_same_path(server, url):
+    """`fakenews serve` prints both; neither may double /v1/models/<name>."""
+    address = f"127.0.0.1:{server.server_address[1]}"
+    with RestClient(url.format(address=address), "fakenews", timeout=5) as client:
+        client.predict([Article(text="x")])
+    assert server.paths == ["/v1/models/fakenews:predict"]
+
+
+def test_a_model_url_naming_another_model_is_refused():
+    with pytest.raises(ValueError, match="is the URL of model 'other', not of 'fakenews'"):
+        RestClient("http://localhost:8501/v1/models/other", "fakenews")
+    with pytest.raises(ValueError, match="not a server's base URL nor a model's"):
+        RestClient("http://localhost:8501/v1/models", "fakenews")

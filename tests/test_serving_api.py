@@ -4,7 +4,8 @@ Every test taking `target` runs against `fakenews serve` (a LocalModelServer on 
 serving the session's pipeline run) and, unchanged, against a real TF Serving when
 TFSERVING_REST (e.g. http://localhost:8501) and TFSERVING_GRPC (e.g. localhost:8500) are set;
 TFSERVING_MODEL names the model there (default fakenews). Without them those cases are skipped
-and the reason is printed. The last tests cover what only the local server has: its limits.
+and the reason is printed. The last tests cover what only the local server has: its body-size
+guard.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tensorflow_serving.apis import (
 )
 
 from pipeline.config import MODEL_NAME
-from serving import tensors
+from serving import batching, tensor_proto
 from serving.client import Article, ClientError, ModelClient, RestClient
 from serving.grpc_client import GrpcClient
 from serving.server import LocalModelServer
@@ -36,7 +37,6 @@ from tests.data import read_rows
 
 TIMEOUT = 60  # Seconds; generous because the test machine is shared.
 LOCAL_MAX_BODY_BYTES = 8 * 1024 * 1024  # Under the 10 MB case, which then meets the limit.
-LOCAL_MAX_BATCH = 64
 NO_SUCH_VERSION = 999_999_999
 TEN_MB = 10 * 1024 * 1024
 
@@ -56,7 +56,7 @@ class Target:
 def local_server(pipeline_run):
     config = pipeline_run.config
     with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0,
-                          max_body_bytes=LOCAL_MAX_BODY_BYTES, max_batch=LOCAL_MAX_BATCH) as server:
+                          max_body_bytes=LOCAL_MAX_BODY_BYTES) as server:
         yield server
 
 
@@ -122,7 +122,7 @@ def _assert_still_serving(target: Target) -> None:
 def test_status_lists_an_available_version_newest_first(client):
     statuses = client.status()
     assert [s.version for s in statuses] == sorted((s.version for s in statuses), reverse=True)
-    assert any(s.state == "AVAILABLE" and not s.error_message for s in statuses)
+    assert any(s.state == "AVAILABLE" and s.error_code == "OK" and not s.error_message for s in statuses)
 
 
 def test_status_of_a_pinned_version(target, client):
@@ -142,7 +142,7 @@ def test_signatures_describe_the_raw_text_api(client):
     assert {name: spec["dtype"] for name, spec in default["inputs"].items()} == {
         "title": "DT_STRING", "author": "DT_STRING", "text": "DT_STRING"}
     assert {name: spec["dtype"] for name, spec in default["outputs"].items()} == {
-        "probability": "DT_FLOAT", "label": "DT_INT64"}
+        "probability": "DT_FLOAT", "label": "DT_INT64", "token_count": "DT_INT64"}
     assert signatures["predict_examples"]["inputs"]["examples"]["dtype"] == "DT_STRING"
 
 
@@ -161,10 +161,17 @@ def test_empty_strings_are_a_valid_article(client):
     assert 0.0 <= prediction.probability <= 1.0
 
 
+def test_token_count_shows_an_article_the_model_read_nothing_of(client, articles):
+    foreign, english = client.predict([Article(title="Новости дня", text="这是一篇中文文章。"), articles[0]])
+    assert foreign.token_count == 0 and foreign.read_nothing
+    assert english.token_count > 0 and not english.read_nothing
+
+
 def test_rest_and_grpc_agree(rest_client, grpc_client, articles):
     over_rest, over_grpc = rest_client.predict(articles), grpc_client.predict(articles)
     np.testing.assert_allclose([p.probability for p in over_rest], [p.probability for p in over_grpc], atol=1e-6)
     assert [p.label for p in over_rest] == [p.label for p in over_grpc]
+    assert [p.token_count for p in over_rest] == [p.token_count for p in over_grpc]
 
 
 def test_rest_columnar_inputs_and_b64_strings_give_the_row_format_result(target, rest_client, articles):
@@ -212,7 +219,7 @@ def test_grpc_predict_names_the_version_that_served_it(target, stubs, rest_clien
     assert response.model_spec.signature_name == "serving_default"
     assert response.model_spec.version.value == _available_version(rest_client)
     assert list(response.outputs["probability"].float_val) == pytest.approx(
-        tensors.proto_to_array(response.outputs["probability"]).tolist())
+        tensor_proto.proto_to_array(response.outputs["probability"]).tolist())
     assert len(response.outputs["label"].int64_val) == 2
 
 
@@ -273,7 +280,7 @@ def _predict_request(model: str, inputs: dict[str, np.ndarray], version: int | N
     if version is not None:
         request.model_spec.version.value = version
     for name, array in inputs.items():
-        request.inputs[name].CopyFrom(tensors.array_to_proto(array))
+        request.inputs[name].CopyFrom(tensor_proto.array_to_proto(array))
     return request
 
 
@@ -332,16 +339,19 @@ def test_grpc_status_and_metadata_of_what_is_not_there(target, stubs, version):
         assert raised.value.details().strip()
 
 
-# --- What only the local server has: limits -----------------------------------------------
-
-def test_local_server_refuses_a_batch_over_its_limit(local_server):
-    articles = [Article(text=str(i)) for i in range(LOCAL_MAX_BATCH + 1)]
-    for client in (RestClient(local_server.rest_url, local_server.model_name, timeout=TIMEOUT),
-                   GrpcClient(local_server.grpc_target, local_server.model_name, timeout=TIMEOUT)):
-        with client, pytest.raises(ClientError) as raised:
-            client.predict(articles)
+def test_a_batch_over_max_batch_size_is_refused_as_tf_serving_refuses_it(target, rest_client, grpc_client):
+    """Production's batching file (TF Serving runs with --enable_batching and it; the local
+    server reads the same file): the maximum is served, one more is refused."""
+    limit = batching.max_batch_size()
+    for client in (rest_client, grpc_client):
+        assert len(client.predict([Article(text=str(i)) for i in range(limit)])) == limit
+        with pytest.raises(ClientError) as raised:
+            client.predict([Article(text=str(i)) for i in range(limit + 1)])
         assert raised.value.status in (400, "INVALID_ARGUMENT")
-        assert f"at most {LOCAL_MAX_BATCH}" in str(raised.value)
+        assert f"Task size {limit + 1} is larger than maximum input batch size {limit}" in str(raised.value)
+
+
+# --- What only the local server has: a local guard ------------------------------------------
 
 
 def test_local_server_refuses_a_body_over_its_limit_before_parsing_it(local_server):

@@ -1,7 +1,8 @@
 """Input limits at serving: too many instances or too big a body gets a clear 4xx, not an
-out-of-memory. The local server (serving/settings.py) checks the body size before reading it
-into memory (REST 413, gRPC RESOURCE_EXHAUSTED) and the batch before running the model (REST
-400, gRPC INVALID_ARGUMENT); each message names the limit and the flag that sets it.
+out-of-memory. The local server checks the batch before running the model as TF Serving does
+with batching (REST 400, gRPC INVALID_ARGUMENT, TF Serving's message), with max_batch_size read
+from a BatchingParameters file as TF Serving's; and, a local guard, the body size before reading
+it into memory (REST 413, gRPC RESOURCE_EXHAUSTED), naming the limit and its flag.
 
 Small limits here (8 instances, 64 KiB), so the cases are cheap; the server is the real one,
 in this process, on loopback ports, serving the session's pushed model.
@@ -28,10 +29,14 @@ TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def server(pipeline_run) -> Iterator[LocalModelServer]:
+def server(pipeline_run, tmp_path_factory) -> Iterator[LocalModelServer]:
     config = pipeline_run.config
+    batching_file = tmp_path_factory.mktemp("batching") / "batching_parameters.txt"
+    batching_file.write_text(f"max_batch_size {{ value: {MAX_BATCH} }}\nnum_batch_threads {{ value: 2 }}\n",
+                             encoding="utf-8")
     with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0,
-                          max_batch=MAX_BATCH, max_body_bytes=MAX_BODY_BYTES) as running:
+                          batching_parameters_file=str(batching_file), max_body_bytes=MAX_BODY_BYTES) as running:
+        assert running.max_batch_size == MAX_BATCH
         yield running
 
 
@@ -55,8 +60,7 @@ def test_the_maximum_batch_is_served_and_one_more_is_refused(client, server):
     with pytest.raises(ClientError) as raised:
         client.predict([Article(text=f"article {i}") for i in range(MAX_BATCH + 1)])
     assert raised.value.status in (400, "INVALID_ARGUMENT")
-    assert f"{MAX_BATCH + 1} rows" in str(raised.value) and f"at most {MAX_BATCH}" in str(raised.value)
-    assert "--max-batch" in str(raised.value)
+    assert f"Task size {MAX_BATCH + 1} is larger than maximum input batch size {MAX_BATCH}" in str(raised.value)
     assert _still_serving(server)
 
 

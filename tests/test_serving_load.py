@@ -3,7 +3,8 @@ mixed, then 200 malformed requests interleaved with valid ones, against `fakenew
 own process on loopback. No errors, every malformed request a 4xx, the server's resident memory
 grows by less than 100 MB, and it still serves afterwards.
 
-The full 10,000-request run is bench/bench_load.py (same code; figures in README). Latencies
+The scenario's code is tests/serving_load.py; bench/bench_load.py runs it at 10,000 requests
+(figures in README). Latencies
 are printed, not asserted: this machine is shared, and a timing bound would only be flaky.
 """
 
@@ -13,7 +14,7 @@ import json
 
 import pytest
 
-from bench.bench_load import measure, real_articles
+from tests.serving_load import measure, real_articles
 
 REQUESTS = 1_000
 CLIENTS = 8

@@ -1,8 +1,9 @@
 """The pushed SavedModel's signatures, called in process: the contract TF Serving relies on.
 
 serving_default takes raw title/author/text strings and does all preprocessing in the graph;
-predict_examples does the same from serialized tf.Examples (TFMA); transform_features gives
-the Transform layer's output (TFMA slicing).
+predict_examples does the same from serialized tf.Examples (TFMA); both return the probability,
+the label and how many tokens the model read. transform_features gives the Transform layer's
+output (TFMA slicing).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from preprocessing import features
-from serving.model_store import list_versions
+from serving.version_folders import list_versions
 from tests.data import read_rows
 
 TEXT_SPECS = {key: tf.TensorSpec([None], tf.string, name=key) for key in features.TEXT_KEYS}
@@ -50,19 +51,20 @@ def _example(row: dict[str, str]) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def test_serving_default_takes_raw_strings_and_returns_probability_and_label(model):
+def test_serving_default_takes_raw_strings_and_returns_probability_label_and_token_count(model):
     signature = model.signatures["serving_default"]
     assert signature.structured_input_signature == ((), TEXT_SPECS)
     assert signature.structured_outputs == {
         "probability": tf.TensorSpec([None], tf.float32, name="probability"),
         "label": tf.TensorSpec([None], tf.int64, name="label"),
+        "token_count": tf.TensorSpec([None], tf.int64, name="token_count"),
     }
 
 
 def test_the_other_signatures_take_serialized_examples(model):
     examples = ((), {"examples": tf.TensorSpec([None], tf.string, name="examples")})
     assert model.signatures["predict_examples"].structured_input_signature == examples
-    assert set(model.signatures["predict_examples"].structured_outputs) == {"probability", "label"}
+    assert set(model.signatures["predict_examples"].structured_outputs) == {"probability", "label", "token_count"}
     assert model.signatures["transform_features"].structured_input_signature == examples
 
 
@@ -83,6 +85,22 @@ def test_empty_strings_are_a_valid_article(model):
     assert probability[0] == probability[1]
 
 
+def test_token_count_is_what_the_model_read_and_zero_without_a_z_words(model, rows):
+    """A document in another script is scored like an empty one: token_count 0 says so."""
+    foreign = {"title": "Новости дня", "author": "Иван Петров", "text": "这是一篇中文文章。Это статья на русском."}
+    batch = [*rows, foreign, {"title": "", "author": "", "text": ""}]
+    outputs = model.signatures["serving_default"](**_strings(batch))
+    token_ids = model.signatures["transform_features"](
+        examples=tf.constant([_example({**row, "id": "0"}) for row in batch]))[features.TOKEN_IDS_KEY].numpy()
+    counts = outputs["token_count"].numpy()
+    np.testing.assert_array_equal(counts, (token_ids != features.PAD_ID).sum(axis=1))
+    assert counts[-2] == counts[-1] == 0 and (counts[:-2] > 0).all()
+    assert counts.max() <= features.MAX_LENGTH  # Counted after truncation.
+    assert outputs["probability"].numpy()[-2] == outputs["probability"].numpy()[-1]  # Nothing read, same score.
+    long_article = {"title": "", "author": "", "text": " ".join(["election"] * (features.MAX_LENGTH + 100))}
+    assert model.signatures["serving_default"](**_strings([long_article]))["token_count"].numpy()[0] == features.MAX_LENGTH
+
+
 def test_a_row_scores_the_same_alone_and_in_a_batch(model, rows):
     """TF Serving's batching merges requests; a row's score must not depend on its batch."""
     signature = model.signatures["serving_default"]
@@ -96,6 +114,7 @@ def test_predict_examples_scores_as_serving_default(model, rows):
     from_examples = model.signatures["predict_examples"](examples=tf.constant([_example(row) for row in rows]))
     np.testing.assert_allclose(from_examples["probability"].numpy(), from_strings["probability"].numpy(), atol=1e-6)
     np.testing.assert_array_equal(from_examples["label"].numpy(), from_strings["label"].numpy())
+    np.testing.assert_array_equal(from_examples["token_count"].numpy(), from_strings["token_count"].numpy())
 
 
 def test_transform_features_gives_the_models_input_and_the_slice(model, rows):

@@ -1,29 +1,45 @@
 """`fakenews predict`: score articles on a model server (TF Serving or `fakenews serve`).
 
 One article (--text, with optional --title/--author) prints its probability and label. A CSV
-(--csv; columns text and optionally id, title, author) is sent in chunks of --batch-size
-with a progress bar, and id,probability,label rows go to --out or stdout. Exit code 1 when the
-server fails, times out or cannot be reached (one line on stderr), 2 on bad input.
+(--csv; columns text and optionally id, title, author; a UTF-8 BOM is allowed) is sent in
+chunks of --batch-size with a progress bar, and id,probability,label,token_count rows go to
+--out or stdout, written and flushed batch by batch: when a batch fails, the rows scored before
+it are kept and the error line says how many; --out is only created once the first batch is
+scored, so a request that fails at once leaves no header-only file (nor overwrites one).
+A row the model read nothing of (no a-z words: Cyrillic, CJK, ...) is flagged: its score says
+nothing about the article. Exit code 1 when the server fails, times out or cannot be reached
+(one line on stderr), 2 on bad input; a closed stdout (`| head`) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import itertools
+import os
 import sys
-from typing import IO, TYPE_CHECKING, Iterator
+from typing import IO, TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from serving.client import ModelClient
+    from serving.client import ModelClient, Prediction
 
 LABEL_NAMES = {0: "reliable", 1: "unreliable"}
 CSV_FIELD_LIMIT = 64 * 1024 * 1024  # As pipeline/input_check.py: a 1 MB+ article is real input.
+OUTPUT_COLUMNS = ("id", "probability", "label", "token_count")
+READ_NOTHING = "no a-z words: the model read nothing"
+SHOWN_IDS = 10  # Ids named in the warning about rows the model read nothing of.
+EXIT_SIGPIPE = 128 + 13  # What a shell reports for a tool ended by a closed pipe.
 
 
 class InputError(Exception):
     """The CSV cannot be scored as given."""
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:  # Also refuses nan.
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,19 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from serving.client import DEFAULT_TIMEOUT_SECONDS
 
     server = parser.add_mutually_exclusive_group(required=True)
-    server.add_argument("--rest", metavar="URL", help="REST API base, e.g. http://localhost:8501")
+    server.add_argument("--rest", metavar="URL",
+                        help="REST API base, e.g. http://localhost:8501, or the model's URL "
+                             "http://localhost:8501/v1/models/NAME (as `fakenews serve` prints it)")
     server.add_argument("--grpc", metavar="HOST:PORT", help="gRPC API, e.g. localhost:8500")
-    parser.add_argument("--model", default=MODEL_NAME, metavar="NAME", help="model name (default: %(default)s)")
+    parser.add_argument("--model-name", default=MODEL_NAME, metavar="NAME",
+                        help="the served model's name, as `fakenews serve --model-name` (default: %(default)s)")
     parser.add_argument("--version", type=int, metavar="N", help="a specific version (default: the latest)")
     parser.add_argument("--title", default="", help="with --text")
     parser.add_argument("--author", default="", help="with --text")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the article's text")
     source.add_argument("--csv", metavar="FILE", help="CSV of articles: text, and optionally id, title, author")
-    parser.add_argument("--out", metavar="FILE", help="with --csv: write id,probability,label here, not to stdout")
+    parser.add_argument("--out", metavar="FILE",
+                        help=f"with --csv: write {','.join(OUTPUT_COLUMNS)} here, not to stdout")
     parser.add_argument("--batch-size", type=int, default=64, metavar="N",
-                        help="with --csv: articles per request (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help="with --csv: articles per request, at most the server's max_batch_size "
+                             "(serving/tfserving/batching_parameters.txt: 64) (default: %(default)s)")
+    parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
                         help="per request (default: %(default)s)")
 
 
@@ -60,21 +81,24 @@ def main(args: argparse.Namespace) -> int:
     client: ModelClient
     if args.rest:
         try:
-            client = RestClient(args.rest, args.model, args.version, args.timeout)
-        except ValueError as error:  # Not an http(s) address.
-            return _usage_error(str(error))
+            client = RestClient(args.rest, args.model_name, args.version, args.timeout)
+        except ValueError as error:  # Not an http(s) address, or another model's URL.
+            return _usage_error(f"--rest: {error}")
     else:
         from serving.grpc_client import GrpcClient  # Imports TensorFlow: only when asked for.
 
-        client = GrpcClient(args.grpc, args.model, args.version, args.timeout)
+        client = GrpcClient(args.grpc, args.model_name, args.version, args.timeout)
     try:
         with client:
             if args.text is not None:
                 prediction = client.predict([Article(args.title, args.author, args.text)])[0]
+                note = f"  ({READ_NOTHING})" if prediction.read_nothing else ""
                 print(f"probability {prediction.probability:.6f}  "
-                      f"label {prediction.label} ({LABEL_NAMES.get(prediction.label, '?')})")
+                      f"label {prediction.label} ({LABEL_NAMES.get(prediction.label, '?')}){note}", flush=True)
             else:
                 _predict_csv(client, args.csv, args.out, args.batch_size)
+    except BrokenPipeError:
+        return _stdout_closed()
     except ClientError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -89,39 +113,97 @@ def _usage_error(message: str) -> int:
     return 2
 
 
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
+
+    Python would otherwise report the BrokenPipeError again when it flushes stdout at exit;
+    pointing stdout at /dev/null first is the remedy the Python docs give (signal module).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_SIGPIPE
+
+
+class _Output:
+    """The CSV writer for --out (created at the first write) or stdout; counts rows written."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self.rows = 0
+        self._file: IO[str] | None = None
+        self._writer: Callable[[list], object] | None = None
+
+    def write(self, rows: list[list]) -> None:
+        if self._writer is None:
+            self._file = sys.stdout if self.path is None else open(self.path, "w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._file).writerow
+            self._writer(list(OUTPUT_COLUMNS))
+        for row in rows:
+            self._writer(row)
+        self._file.flush()  # Per batch: a later failure loses nothing already scored.
+        self.rows += len(rows)
+
+    def where(self) -> str:
+        return "stdout" if self.path is None else self.path
+
+    def close(self) -> None:
+        if self._file is not None and self._file is not sys.stdout:
+            self._file.close()
+
+
 def _predict_csv(client: ModelClient, path: str, out_path: str | None, batch_size: int) -> None:
     from tqdm import tqdm
 
-    from serving.client import Article
+    from serving.client import Article, ClientError
 
     csv.field_size_limit(CSV_FIELD_LIMIT)
     total = _count_rows(path)
-    with open(path, encoding="utf-8", newline="") as source, _output(out_path) as out:
+    output = _Output(out_path)
+    read_nothing: list[str] = []
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") would otherwise be part of the first
+    # column's name, and an `id` column would not be found.
+    with open(path, encoding="utf-8-sig", newline="") as source:
         reader = csv.DictReader(source)
         if "text" not in (reader.fieldnames or []):
             raise InputError(f"{path} has no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
-        writer = csv.writer(out)
-        writer.writerow(["id", "probability", "label"])
         numbered = enumerate(reader, start=1)
-        with tqdm(total=total, unit="article", file=sys.stderr, disable=None) as progress:
-            while chunk := list(itertools.islice(numbered, batch_size)):
-                articles = [Article(row.get("title") or "", row.get("author") or "", row.get("text") or "")
-                            for _, row in chunk]
-                for (number, row), prediction in zip(chunk, client.predict(articles)):
-                    # 9 significant digits: the float32 probability exactly.
-                    writer.writerow([row.get("id", number), f"{prediction.probability:.9g}", prediction.label])
-                progress.update(len(chunk))
+        try:
+            with tqdm(total=total, unit="article", file=sys.stderr, disable=None) as progress:
+                while chunk := list(itertools.islice(numbered, batch_size)):
+                    articles = [Article(row.get("title") or "", row.get("author") or "", row.get("text") or "")
+                                for _, row in chunk]
+                    rows = []
+                    for (number, row), prediction in zip(chunk, client.predict(articles)):
+                        row_id = row.get("id", number)
+                        if prediction.read_nothing:
+                            read_nothing.append(str(row_id))
+                        rows.append(_output_row(row_id, prediction))
+                    output.write(rows)
+                    progress.update(len(chunk))
+        except ClientError as error:
+            if output.rows:
+                kept = f"{output.rows:,} of {total:,} rows scored before it were written to {output.where()}"
+            else:
+                kept = "no rows scored" + ("" if out_path is None else f"; {out_path} not written")
+            raise ClientError(f"{error}; {kept}", error.status) from None
+        finally:
+            output.close()
+    if output.rows == 0:
+        output.write([])  # An empty CSV still gets its header.
+        output.close()
+    if read_nothing:
+        shown = ", ".join(read_nothing[:SHOWN_IDS]) + (", …" if len(read_nothing) > SHOWN_IDS else "")
+        print(f"warning: {len(read_nothing):,} row(s) with {READ_NOTHING} (token_count 0; "
+              f"the score says nothing): id {shown}", file=sys.stderr)
+
+
+def _output_row(row_id: object, prediction: Prediction) -> list:
+    # 9 significant digits: the float32 probability exactly. token_count is empty for a model
+    # pushed before that output existed.
+    count = "" if prediction.token_count is None else prediction.token_count
+    return [row_id, f"{prediction.probability:.9g}", prediction.label, count]
 
 
 def _count_rows(path: str) -> int:
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         return max(0, sum(1 for _ in csv.reader(f)) - 1)
-
-
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[IO[str]]:
-    if path is None:
-        yield sys.stdout
-        return
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        yield f

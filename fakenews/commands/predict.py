@@ -15,15 +15,12 @@ import itertools
 import sys
 from typing import IO, TYPE_CHECKING, Iterator
 
+from pipeline.input_check import CSV_FIELD_LIMIT, InputError
+
 if TYPE_CHECKING:
     from serving.client import ModelClient
 
 LABEL_NAMES = {0: "reliable", 1: "unreliable"}
-CSV_FIELD_LIMIT = 64 * 1024 * 1024  # As pipeline/input_check.py: a 1 MB+ article is real input.
-
-
-class InputError(Exception):
-    """The CSV cannot be scored as given."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

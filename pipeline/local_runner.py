@@ -159,7 +159,9 @@ def run(config: PipelineConfig, out: TextIO | None = None) -> tuple[StagingRepor
     )
     progress = ComponentProgress(lambda line: print(line, file=out, flush=True))
     started_ms = int(time.time() * 1000)
-    with _logging_to(os.path.join(config.output, LOG_FILE), progress), _sigterm_interrupts(progress):
+    log_path = os.path.join(config.output, LOG_FILE)
+    with _logging_to(log_path, progress), _sigterm_interrupts(progress):
+        print(f"Log:   {log_path}", file=out, flush=True)  # Named once it exists, not before the check.
         try:
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except BaseException:

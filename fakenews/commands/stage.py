@@ -30,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     # The path alone on stdout, so a script can capture it; the counts go to stderr.
     first, *rest = report.summary_lines()
-    print(f"Input: {first} from {len(report.files)} file(s)", file=sys.stderr)
+    print(f"Input: {len(report.files)} file(s), {first}", file=sys.stderr)
     for line in rest:
         print(f"       {line}", file=sys.stderr)
     print(os.path.abspath(report.staged_csv))

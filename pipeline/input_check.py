@@ -254,7 +254,7 @@ def _check_column_types(columns: Columns, types: _ColumnTypes) -> None:
     A text column in which every value parses as a number becomes an INT or FLOAT feature,
     and the string ops of the Transform graph fail on it deep inside Beam. Such a column is a
     wrong column mapping, not text, and it holds no token anyway (the cleaning keeps letters
-    only). Ids cannot go wrong so: they are staged as text (staged_id).
+    only). Ids need no such check: they are staged as text (staged_id).
     """
     for key in features.TEXT_KEYS:
         if types.types.get(key) in ("INT", "FLOAT"):
@@ -270,7 +270,7 @@ def _check_column_types(columns: Columns, types: _ColumnTypes) -> None:
 # (tfx.components.example_gen.base_example_gen_executor._PartitionFn): 7 as an int64 and "7"
 # as text land in different buckets, and CsvExampleGen types the whole column by its values.
 # An all-integer id column would be hashed as int64, and one text id joining it would turn
-# the column to text and move a third of the rows between train and eval. So every staged id
+# the column to text and re-draw every row's split (4 rows in 9 change sides). So every staged id
 # is text: one that would read as a number gets ID_MARK in front (so does one that starts
 # with it, to keep distinct ids distinct), and a row's split depends on its own id alone.
 ID_MARK = "#"

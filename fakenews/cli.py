@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 # command name -> (module, one-line help)
 COMMANDS = {
@@ -22,20 +23,39 @@ COMMANDS = {
 }
 
 
+# Third-party warnings about the environment, not about anything a command does, each printed
+# once per Google client library TFX and KFP import (30 copies in all, plus one from
+# aiplatform): (category, module that warns, message start). Everything else still shows.
+THIRD_PARTY_NOISE = (
+    # "You are using a non-supported Python version (3.10.13)": the pinned TFX 1.16 needs 3.10.
+    (FutureWarning, r"google\.api_core\._python_version_support", ""),
+    # "Support for google-cloud-storage < 3.0.0 will be removed": TFX 1.16 pins storage < 3.
+    (FutureWarning, r"google\.cloud\.aiplatform\.models", "Support for google-cloud-storage"),
+)
+
+
+def silence_third_party_noise() -> None:
+    for category, module, message in THIRD_PARTY_NOISE:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False everywhere: `--model` must not quietly mean `--model-pvc`.
     parser = argparse.ArgumentParser(
-        prog="fakenews", description="Fake-news LSTM as a TFX pipeline, served with TF Serving."
+        prog="fakenews", description="Fake-news LSTM as a TFX pipeline, served with TF Serving.",
+        allow_abbrev=False,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.main)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    silence_third_party_noise()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

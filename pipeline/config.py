@@ -28,11 +28,16 @@ RUN_FN = "components.trainer.run_fn"
 # measured (README, "Results"): these stages are small and worker start-up dominates.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
-# The blessing's absolute bound on the eval split's AUC, for a first run (no served model to
-# compare with) and for every run after. Models trained on shuffled train labels scored up to
-# 0.635 on real data (a network that learned nothing still ranks by chance of its weights):
-# the bound must fail those and pass real models (bench/bench_min_auc.py, README "Results").
-DEFAULT_MIN_AUC = 0.5
+# The blessing's absolute bound on the eval split's AUC: what decides a first run (no model
+# served yet to compare with), and a floor for every run after. 0.5 blessed models that learned
+# nothing: trained on shuffled labels, the default model scored 0.73, 0.45 and 0.35 on
+# articles.csv's eval split (its sources differ in length and style, so a random function of
+# the text still ranks them), 0.50-0.51 on LIAR's; on real labels 0.94 and 0.65
+# (bench/bench_min_auc.py, bench/results/min_auc.json). 0.8 fails every shuffled-labels model
+# measured and passes the real one on articles.csv. No bound does both on the two data sets, as
+# LIAR's real model scores below articles.csv's best shuffled one: for short claims like
+# LIAR's pass --min-auc 0.55 (its shuffled models scored below 0.52).
+DEFAULT_MIN_AUC = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +65,7 @@ class PipelineConfig:
     drop_invalid: bool = False  # Skip (and count) rows with a label other than 0/1.
     hyperparameters: Hyperparameters = PRESETS[DEFAULT_PRESET]
     min_auc: float = DEFAULT_MIN_AUC
-    # Blessing: no AUC regression against the latest blessed model.
+    # Blessing: no AUC regression against the model being served (components/baseline.py).
     compare_with_baseline: bool = True
     beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     enable_cache: bool = True

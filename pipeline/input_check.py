@@ -11,13 +11,16 @@ wrong"; tests/test_bad_data.py proves each row):
 - fails here, in one line naming the file (and line): a file that is empty, header-only, not
   UTF-8 (latin-1, cp1252), or malformed CSV; a row with too many or too few fields; a label
   other than 0/1 (unless drop_invalid, which skips and counts such rows); a text column in
-  which every value is a number, or an id column of decimal numbers (see _check_column_types).
+  which every value is a number (see _check_column_types); a title or author column that some
+  files of a folder have and others lack.
 - cleaned and counted: a BOM and CRLF line ends (silently: they are encodings, not data), NUL
   bytes, quoted newlines, blank lines, missing and duplicate ids, empty texts, and documents
-  the in-graph cleaning (letters a-z only) turns into no tokens at all: empty, digits and
-  punctuation only, or letters of other scripts only. Such rows are kept (the model sees only
-  padding for them): dropping them would hide from the Evaluator how it scores such articles.
+  the in-graph cleaning (preprocessing/text.py: letters a-z only, stopwords dropped) turns into
+  no tokens at all: empty, digits and punctuation only, letters of other scripts only, or
+  stopwords only. Such rows are kept (the model sees only padding for them): dropping them
+  would hide from the Evaluator how it scores such articles.
 - ignored and listed: columns the configuration does not name.
+- staged as text: ids (see staged_id), so that a row's split depends on its id alone.
 
 CsvExampleGen reads CSV line by line, so a quoted newline would split a row: the staged copy
 puts every row on one line (newlines inside a field become spaces, which the cleaning treats
@@ -39,12 +42,19 @@ import tempfile
 from typing import Iterator, NamedTuple
 
 from pipeline.config import Columns
+from preprocessing import features
+from preprocessing.stopwords import english_stopwords
 
-STAGED_COLUMNS = ("id", "title", "author", "text", "label")
+# What CsvExampleGen reads. `Columns` names the input's column for each of these (its fields
+# are named after them).
+STAGED_COLUMNS = (features.ID_KEY, *features.TEXT_KEYS, features.LABEL_KEY)
+_ID, _LABEL = features.ID_KEY, features.LABEL_KEY
+_TITLE, _AUTHOR, _TEXT = features.TEXT_KEYS  # By role; the tuple's order is the document's.
 VALID_LABELS = {"0": "0", "1": "1"}
 STAGED_FILE = "data.csv"
 
-csv.field_size_limit(64 * 1024 * 1024)  # A single 1 MB+ article is legitimate input.
+CSV_FIELD_LIMIT = 64 * 1024 * 1024  # Characters: a single 1 MB+ article is legitimate input.
+csv.field_size_limit(CSV_FIELD_LIMIT)
 
 
 class InputError(ValueError):
@@ -59,13 +69,14 @@ class StagingReport:
     rows_staged: int = 0
     invalid_labels_skipped: int = 0
     blank_lines_skipped: int = 0
-    # The document is title + author + text. These four counts are disjoint; the last three
-    # are rows the in-graph cleaning (letters a-z only) leaves without a token, so the model
-    # sees only padding for them.
+    # The document is title + author + text. These five counts are disjoint; the last four
+    # are rows the in-graph cleaning leaves without a token, so the model sees only padding
+    # for them.
     empty_texts: int = 0  # Text empty, title or author not: the document is those alone.
     empty_documents: int = 0  # Title, author and text all empty.
     letterless_documents: int = 0  # Digits, punctuation, symbols only.
     non_latin_documents: int = 0  # Letters, but none in a-z: other scripts, accented only.
+    stopword_only_documents: int = 0  # a-z words, every one a stopword ("To be or not to be").
     multiline_rows_joined: int = 0  # Quoted newlines in a field, now spaces (same tokens).
     duplicate_ids: int = 0  # Kept: a split is chosen by id, so copies share a split.
     missing_ids_filled: int = 0  # With "<file>:<line>", so the row still has a split.
@@ -85,11 +96,24 @@ class StagingReport:
             "empty documents": self.empty_documents,
             "documents of digits/punctuation only": self.letterless_documents,
             "documents without a-z letters": self.non_latin_documents,
+            "documents of stopwords only": self.stopword_only_documents,
             "rows with newlines joined": self.multiline_rows_joined,
             "duplicate ids": self.duplicate_ids,
             "missing ids filled": self.missing_ids_filled,
             "NUL bytes removed": self.nul_bytes_removed,
         }
+
+    def summary_lines(self) -> list[str]:
+        """The input's counts as `fakenews run` (its summary) and `fakenews stage` print them:
+        the totals; every non-zero cleaning count; the columns not used."""
+        lines = [f"{self.rows_staged:,} rows staged of {self.rows_read:,} read "
+                 f"(fake {self.label_counts['1']:,} / reliable {self.label_counts['0']:,})"]
+        noted = ", ".join(f"{name}: {count:,}" for name, count in self.cleaning_counts().items() if count)
+        if noted:
+            lines.append(noted)
+        if self.ignored_columns:
+            lines.append(f"columns not used: {', '.join(self.ignored_columns)}")
+        return lines
 
 
 def find_csv_files(data: str | os.PathLike) -> list[pathlib.Path]:
@@ -151,20 +175,28 @@ def _one_line(value: str) -> str:
     return " ".join(value.split()) if ("\n" in value or "\r" in value) else value
 
 
-_ASCII_LETTER = re.compile("[a-zA-Z]")  # The in-graph cleaning's alphabet (preprocessing/text.py).
+_NOT_A_LETTER = re.compile(features.NOT_A_LETTER)
+_STOPWORDS = frozenset(english_stopwords())
 
 
 def _count_document(values: dict[str, str], report: StagingReport) -> None:
-    """Counts the row in at most one of the document counts (StagingReport)."""
-    document = " ".join((values["title"], values["author"], values["text"]))
+    """Counts the row in at most one of the document counts (StagingReport).
+
+    The words are the in-graph cleaning's (preprocessing.text.tokenize) before stemming: what
+    is left of the document after non-letters become spaces, lowercased, stopwords dropped.
+    """
+    document = " ".join(values[key] for key in features.TEXT_KEYS)
+    words = _NOT_A_LETTER.sub(" ", document).lower().split()
     if not document.strip():
         report.empty_documents += 1
-    elif not _ASCII_LETTER.search(document):
+    elif not words:
         if any(character.isalpha() for character in document):
             report.non_latin_documents += 1
         else:
             report.letterless_documents += 1
-    elif not values["text"].strip():
+    elif _STOPWORDS.issuperset(words):
+        report.stopword_only_documents += 1
+    elif not values[_TEXT].strip():
         report.empty_texts += 1
 
 
@@ -209,7 +241,7 @@ class _ColumnTypes:
         self.example: dict[str, _Example] = {}
 
     def add(self, values: dict[str, str], path: pathlib.Path, line: int) -> None:
-        for key in ("id", "title", "author", "text"):
+        for key in features.TEXT_KEYS:
             kind = csv_value_type(values[key])
             if kind is not None and _TYPE_RANK[kind] > _TYPE_RANK.get(self.types.get(key, ""), -1):
                 self.types[key] = kind
@@ -222,23 +254,57 @@ def _check_column_types(columns: Columns, types: _ColumnTypes) -> None:
     A text column in which every value parses as a number becomes an INT or FLOAT feature,
     and the string ops of the Transform graph fail on it deep inside Beam. Such a column is a
     wrong column mapping, not text, and it holds no token anyway (the cleaning keeps letters
-    only). ExampleGen partitions by id and accepts only string or integer ids: decimal ids
-    would fail there.
+    only). Ids need no such check: they are staged as text (staged_id).
     """
-    for key in ("title", "author", "text"):
+    for key in features.TEXT_KEYS:
         if types.types.get(key) in ("INT", "FLOAT"):
             where = types.example[key]
-            hint = "check --text-column" if key == "text" else f"pass --{key}-column '' if the data has no {key}"
+            hint = "check --text-column" if key == _TEXT else f"pass --{key}-column '' if the data has no {key}"
             raise InputError(
                 f"{where.path}:{where.line}: every value of column {getattr(columns, key)!r} is a number"
                 f" (here {where.value!r}); a {key} column must hold text ({hint})"
             )
-    if types.types.get("id") == "FLOAT":
-        where = types.example["id"]
-        raise InputError(
-            f"{where.path}:{where.line}: column {columns.id!r} holds decimal numbers (here {where.value!r});"
-            " ids must be whole numbers or text, as the train/eval split hashes them"
-        )
+
+
+# ExampleGen splits by a hash of the id's serialized tf.train.Feature
+# (tfx.components.example_gen.base_example_gen_executor._PartitionFn): 7 as an int64 and "7"
+# as text land in different buckets, and CsvExampleGen types the whole column by its values.
+# An all-integer id column would be hashed as int64, and one text id joining it would turn
+# the column to text and re-draw every row's split (4 rows in 9 change sides). So every staged id
+# is text: one that would read as a number gets ID_MARK in front (so does one that starts
+# with it, to keep distinct ids distinct), and a row's split depends on its own id alone.
+ID_MARK = "#"
+
+
+def staged_id(value: str) -> str:
+    """The id as staged: always a text value for CsvExampleGen, one-to-one with the input's."""
+    if value.startswith(ID_MARK) or csv_value_type(value) in ("INT", "FLOAT"):
+        return ID_MARK + value
+    return value
+
+
+class _OptionalColumns:
+    """Which files hold each optional column (title, author) the configuration names.
+
+    A folder where some files have the column and others lack it would train on a column that
+    is empty exactly for the rows of some files: the model would learn the files, not the
+    articles. That is refused; a column no file has is simply absent.
+    """
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[pathlib.Path]] = {}
+        self.missing: dict[str, list[pathlib.Path]] = {}
+
+    def add(self, key: str, path: pathlib.Path, index: int | None) -> None:
+        (self.found if index is not None else self.missing).setdefault(key, []).append(path)
+
+    def check(self, columns: Columns) -> None:
+        for key, lacking in self.missing.items():
+            if key in self.found:
+                raise InputError(
+                    f"{lacking[0]}: no column {getattr(columns, key)!r}, which {self.found[key][0].name} has;"
+                    f" add it, or pass --{key}-column '' to use no {key} from any file"
+                )
 
 
 def check_and_stage(
@@ -250,6 +316,7 @@ def check_and_stage(
     report = StagingReport(files=[str(f) for f in files], staged_csv="")
     seen_ids: set[str] = set()
     column_types = _ColumnTypes()
+    optional_columns = _OptionalColumns()
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(STAGED_COLUMNS)
@@ -260,12 +327,12 @@ def check_and_stage(
         if not any(field.strip() for field in header):
             raise InputError(f"{path}: no header row")
         index = {
-            "id": _column_index(path, header, columns.id, required=False),
-            "title": _column_index(path, header, columns.title, required=False),
-            "author": _column_index(path, header, columns.author, required=False),
-            "text": _column_index(path, header, columns.text, required=True),
-            "label": _column_index(path, header, columns.label, required=True),
+            key: _column_index(path, header, getattr(columns, key), required=key in (_TEXT, _LABEL))
+            for key in STAGED_COLUMNS
         }
+        for key in (_TITLE, _AUTHOR):
+            if getattr(columns, key) is not None:
+                optional_columns.add(key, path, index[key])
         used = {i for i in index.values() if i is not None}
         for i, name in enumerate(header):
             if i not in used and name.strip() and name.strip() not in report.ignored_columns:
@@ -281,7 +348,7 @@ def check_and_stage(
                     f"{path}:{line}: expected {len(header)} fields, found {len(row)}"
                     " (an unbalanced quote or a stray delimiter?)"
                 )
-            label = row[index["label"]].strip()
+            label = row[index[_LABEL]].strip()
             if label not in VALID_LABELS:
                 if drop_invalid:
                     report.invalid_labels_skipped += 1
@@ -294,22 +361,24 @@ def check_and_stage(
             values = {key: _one_line(value) for key, value in raw.items()}
             if values != raw:
                 report.multiline_rows_joined += 1
-            if not values["id"].strip():
-                values["id"] = f"{path.name}:{line}"
+            if not values[_ID].strip():
+                values[_ID] = f"{path.name}:{line}"
                 report.missing_ids_filled += 1
-            if values["id"] in seen_ids:
+            values[_ID] = staged_id(values[_ID])
+            if values[_ID] in seen_ids:
                 report.duplicate_ids += 1
-            seen_ids.add(values["id"])
+            seen_ids.add(values[_ID])
             _count_document(values, report)
             column_types.add(values, path, line)
-            values["label"] = VALID_LABELS[label]
-            report.label_counts[values["label"]] += 1
+            values[_LABEL] = VALID_LABELS[label]
+            report.label_counts[values[_LABEL]] += 1
             writer.writerow([values[key] for key in STAGED_COLUMNS])
             report.rows_staged += 1
         if report.rows_read == rows_before:
             raise InputError(f"{path}: no data rows, only a header")
     if report.rows_staged == 0:
         raise InputError(f"{data}: every row was skipped; nothing to train on")
+    optional_columns.check(columns)
     _check_column_types(columns, column_types)
     report.staged_csv = str(_write_staged(buffer.getvalue(), pathlib.Path(staging_dir)))
     return report

@@ -162,6 +162,7 @@ def run(config: PipelineConfig, data: str, folder: RunFolder,
     progress = ComponentProgress(lambda line: print(line, file=out, flush=True))
     started_ms = int(time.time() * 1000)
     with _logging_to(folder.log_path, progress), _sigterm_interrupts(progress):
+        print(f"Log:   {folder.log_path}", file=out, flush=True)  # Named once it exists, not before the check.
         try:
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except BaseException:

@@ -129,14 +129,9 @@ _METRIC_ORDER = ("example_count", "auc", "auc_precision_recall", "loss", "binary
 def render(summary: RunSummary) -> str:
     lines = ["", "Run summary", "==========="]
     if summary.report:
-        r = summary.report
-        lines.append(f"Input:       {r.rows_staged:,} rows staged of {r.rows_read:,} read "
-                     f"(fake {r.label_counts['1']:,} / reliable {r.label_counts['0']:,})")
-        noted = ", ".join(f"{name}: {count:,}" for name, count in r.cleaning_counts().items() if count)
-        if noted:
-            lines.append(f"             {noted}")
-        if r.ignored_columns:
-            lines.append(f"             columns not used: {', '.join(r.ignored_columns)}")
+        first, *rest = summary.report.summary_lines()
+        lines.append(f"Input:       {first}")
+        lines.extend(f"             {line}" for line in rest)
     if summary.split_rows:
         lines.append("Splits:      " + ", ".join(f"{split} {rows:,} rows" for split, rows in summary.split_rows.items()))
     anomaly_lines = [f"{split}: {a}" for split, found in summary.anomalies.items() for a in found]

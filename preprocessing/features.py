@@ -11,6 +11,11 @@ LABEL_KEY = "label"  # 1 = unreliable (fake), 0 = reliable.
 TOKEN_IDS_KEY = "token_ids"  # int64 [batch, MAX_LENGTH], pre-padded with PAD_ID.
 AUTHOR_PRESENT_KEY = "author_present"  # int64 0/1: the Evaluator's slice.
 
+# The cleaning's alphabet (text.tokenize): every other character becomes a space, as in the
+# notebook's regex. RE2 (in the graph) and Python's re (pipeline/input_check.py, counting the
+# documents left without a token, without loading TensorFlow) read this pattern alike.
+NOT_A_LETTER = "[^a-zA-Z]"
+
 VOCAB_SIZE = 10_000  # Embedding rows: ids 1..VOCAB_SIZE-1 for tokens, 0 for padding.
 PAD_ID = 0
 MAX_LENGTH = 500  # Tokens per document after padding/truncation, as in the notebook.

@@ -35,7 +35,7 @@ def tokenize(documents: tf.Tensor) -> tf.RaggedTensor:
 
     documents: [batch] string. Returns [batch, (tokens)] string.
     """
-    letters = tf.strings.regex_replace(documents, "[^a-zA-Z]", " ")
+    letters = tf.strings.regex_replace(documents, features.NOT_A_LETTER, " ")
     tokens = tf.strings.split(tf.strings.lower(letters))
     is_stopword = tf.strings.regex_full_match(tokens.flat_values, _STOPWORD_PATTERN)
     return tf.ragged.boolean_mask(tokens, tokens.with_flat_values(tf.logical_not(is_stopword)))

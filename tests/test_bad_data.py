@@ -45,8 +45,8 @@ class Fails:
 
 
 COUNT_FIELDS = ("invalid_labels_skipped", "blank_lines_skipped", "empty_texts", "empty_documents",
-                "letterless_documents", "non_latin_documents", "multiline_rows_joined", "duplicate_ids",
-                "missing_ids_filled", "nul_bytes_removed")
+                "letterless_documents", "non_latin_documents", "stopword_only_documents",
+                "multiline_rows_joined", "duplicate_ids", "missing_ids_filled", "nul_bytes_removed")
 
 # (id, file content, drop_invalid, outcome). Each file is written by the test.
 CASES: list[tuple[str, bytes, bool, Staged | Fails]] = [
@@ -64,10 +64,15 @@ CASES: list[tuple[str, bytes, bool, Staged | Fails]] = [
      Fails(2, "every value of column 'text' is a number (here '2016')")),
     ("numeric-author-column", (HEADER + "1,t,17,a text,0\n2,t,23,b text,1\n").encode(), False,
      Fails(2, "pass --author-column '' if the data has no author")),
-    ("decimal-ids", (HEADER + "1.5,t,a,a text,0\n2.5,t,a,b text,1\n").encode(), False,
-     Fails(2, "column 'id' holds decimal numbers (here '1.5')")),
+    # Ids are staged as text (input_check.staged_id), whatever they look like.
+    ("decimal-ids", (HEADER + "1.5,t,a,a text,0\n2.5,t,a,b text,1\n").encode(), False, Staged(2)),
     ("non-latin", (HEADER + GOOD + "2,Новости дня,Иван Петров,Это фейк. 假新闻,1\n").encode(), False,
      Staged(2, {"non_latin_documents": 1})),
+    # Every a-z word a stopword: the cleaning drops them all.
+    ("stopwords-only", (HEADER + GOOD + "2,To be or not,,To be? It is what it was!,1\n").encode(), False,
+     Staged(2, {"stopword_only_documents": 1})),
+    ("stopwords-only-title-no-text", (HEADER + GOOD + "2,Is it?,,,1\n").encode(), False,
+     Staged(2, {"stopword_only_documents": 1})),  # No token at all: counted so, not as an empty text.
     ("accents-and-latin", (HEADER + GOOD + "2,Café,Zoë,Crème brûlée à la française,1\n").encode(), False,
      Staged(2)),  # Has a-z letters: tokens survive ("caf", "cr", "me" ...), nothing to count.
     ("one-mb-article", (HEADER + GOOD + f"2,Long,,{LONG_TEXT},1\n").encode(), False, Staged(2)),
@@ -147,7 +152,8 @@ def test_cleaned_values_are_what_the_model_should_see(tmp_path):
     path.write_bytes(("\ufeff" + HEADER + '1,"two\nlines",,"a\r\nb",0\r\n2,t,,x\x00y,1\r\n'
                       f"3,Long,,{LONG_TEXT},1\r\n4,Новости,,,0\r\n").encode())
     rows = staged_rows(check_and_stage(path, tmp_path / "staged"))
-    assert [row["id"] for row in rows] == ["1", "2", "3", "4"]  # The BOM is not part of "id".
+    # The BOM is not part of "id"; ids that read as numbers are staged as text (staged_id).
+    assert [row["id"] for row in rows] == ["#1", "#2", "#3", "#4"]
     assert (rows[0]["title"], rows[0]["text"]) == ("two lines", "a b")
     assert rows[1]["text"] == "xy"
     assert rows[2]["text"] == LONG_TEXT and len(LONG_TEXT) > 0.99 * ONE_MB  # Kept whole.
@@ -181,13 +187,38 @@ def test_summary_shows_the_counts(tmp_path):
     from pipeline.summary import RunSummary, render
 
     path = tmp_path / "input.csv"
-    path.write_bytes(b"id,title,author,text,label,url\n1,,,!!!,0,u\n1,t,a,x\x00y,1,u\n2,t,a,z,fake,u\n")
+    path.write_bytes(b"id,title,author,text,label,url\n1,,,!!!,0,u\n1,t,a,x\x00y,1,u\n2,t,a,z,fake,u\n3,,,to be,0,u\n")
     report = check_and_stage(path, tmp_path / "staged", drop_invalid=True)
     text = render(RunSummary(report=report, components={}, anomalies={}, evaluation=None, report_folder=None,
                              pushed_path=None))
-    for shown in ("2 rows staged of 3 read", "invalid labels skipped: 1", "duplicate ids: 1",
-                  "documents of digits/punctuation only: 1", "NUL bytes removed: 1", "columns not used: url"):
+    for shown in ("3 rows staged of 4 read", "invalid labels skipped: 1", "duplicate ids: 1",
+                  "documents of digits/punctuation only: 1", "documents of stopwords only: 1", "NUL bytes removed: 1", "columns not used: url"):
         assert shown in text, text
+
+
+NO_TOKEN_COUNTS = ("empty_documents", "letterless_documents", "non_latin_documents", "stopword_only_documents")
+
+
+def test_documents_counted_without_a_token_are_those_the_graph_cleans_to_nothing(tmp_path):
+    """The input check's word rule (its alphabet and stopwords imported from preprocessing/)
+    agrees with the graph's own `text.tokenize`, on real articles and every junk case."""
+    import tensorflow as tf
+
+    from preprocessing import features, text
+    from tests.data import read_rows
+
+    rows = [[row[key] for key in ("id", *features.TEXT_KEYS, "label")] for row in read_rows("articles.csv", 300)]
+    rows += [[value.replace("\x00", "") for value in row] for row in JUNK_ROWS if row[4] in ("0", "1")]
+    rows += [["s1", "The", "", "", "0"], ["s2", "", "you've", "", "1"], ["s3", "A", "", "the 42 and", "1"]]
+    path = tmp_path / "input.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["id", *features.TEXT_KEYS, "label"], *rows])
+    report = check_and_stage(path, tmp_path / "staged")
+    staged = staged_rows(report)
+    tokens = text.tokenize(text.join_fields(*(tf.constant([row[key] for row in staged]) for key in features.TEXT_KEYS)))
+    without_token = int(tf.reduce_sum(tf.cast(tokens.row_lengths() == 0, tf.int32)))
+    assert report.stopword_only_documents >= 3
+    assert without_token == sum(getattr(report, field) for field in NO_TOKEN_COUNTS)
 
 
 # (id, title, author, text, label, source) rows for the end-to-end case; "source" is a column
@@ -198,6 +229,7 @@ JUNK_ROWS = [
     ("x-punctuation", "?!", "", "!!! ... --- ???", "1"),
     ("x-digits", "2016", "", "12 31 42", "0"),
     ("x-non-latin", "Новости дня", "Иван Петров", "Это фейк. 假新闻", "1"),
+    ("x-stopwords", "To be or not", "", "To be? It is what it was!", "0"),
     ("x-long", "Long", "", LONG_TEXT, "0"),
     ("x-nul", "t\x00itle", "", "te\x00xt", "1"),
     ("x-multiline", "two\nlines", "", "para one\r\n\r\npara two", "0"),
@@ -208,14 +240,14 @@ JUNK_ROWS = [
     ("", "", "", "", ""),  # A blank line, as spreadsheets write them.
 ]
 NUL_STAND_IN = "\ue000"  # A private-use character, in no real row.
-NO_TOKEN_IDS = ("x-empty-document", "x-punctuation", "x-digits", "x-non-latin")
+NO_TOKEN_IDS = ("x-empty-document", "x-punctuation", "x-digits", "x-non-latin", "x-stopwords")
 
 
 @pytest.mark.e2e
 def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
     """One file with a BOM, CRLF line ends, an extra column and every 'cleaned and counted'
     case, after 300 real articles, through the whole DAG: nothing fails inside Beam, the
-    counts reach the run summary, and the rows without a-z letters reach the model as pure
+    counts reach the run summary, and the rows the cleaning leaves without a token reach the model as pure
     padding (so they all score the same)."""
     import numpy as np
     import tensorflow as tf
@@ -243,14 +275,14 @@ def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
     run = run_pipeline(config, data, tmp_path / "run")
 
     assert {state for state, _ in run.summary.components.values()} == {"ran"}, run.summary.components
-    assert run.report.rows_staged == 300 + 10
+    assert run.report.rows_staged == 300 + 11
     assert sum(run.summary.split_rows.values()) == run.report.rows_staged
     # Real articles have empty texts and quoted newlines of their own: count the junk on top.
     real_report = check_and_stage(real_csv, tmp_path / "real-staged")
     added = {field: getattr(run.report, field) - getattr(real_report, field) for field in COUNT_FIELDS}
     assert added == {"invalid_labels_skipped": 2, "blank_lines_skipped": 1, "empty_texts": 1,
                      "empty_documents": 1, "letterless_documents": 2, "non_latin_documents": 1,
-                     "multiline_rows_joined": 1, "duplicate_ids": 1, "missing_ids_filled": 1,
+                     "stopword_only_documents": 1, "multiline_rows_joined": 1, "duplicate_ids": 1, "missing_ids_filled": 1,
                      "nul_bytes_removed": 2}
     assert run.report.ignored_columns == ["source"]
     shown = render(run.summary)

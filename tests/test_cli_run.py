@@ -1,12 +1,23 @@
-"""`fakenews run`'s model options reach the pipeline's hyperparameters; a setting the model
-cannot use stops the command with one line before anything runs, and so does Ctrl-C."""
+"""The command line: `fakenews run`'s model options reach the pipeline's hyperparameters; a
+setting the model cannot use, a bad input, and Ctrl-C stop a command with one line; no command
+expands an abbreviated flag; `stage` reads the input as `run` does and prints its counts; the
+environment's third-party FutureWarnings are not printed."""
 
 from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
 
 from fakenews import cli
 from fakenews.commands import run
 from pipeline import local_runner
 from components.hyperparameters import PRESETS
+from pipeline.run_folder import RunFolder
+from tests.data import REPO_ROOT
 
 
 def _args(*extra: str):
@@ -48,3 +59,112 @@ def test_ctrl_c_in_any_command_is_a_one_line_error(capsys, monkeypatch):
     monkeypatch.setattr(report, "main", interrupted)
     assert cli.main(["report"]) == 130
     assert capsys.readouterr().err == "error: report interrupted by Ctrl-C\n"
+
+
+# (command, arguments it needs, a long option, its value): the option in full parses, the same
+# option less its last letter is an error, where argparse used to expand it silently.
+ABBREVIATIONS = [
+    ("run", ["--data", "x.csv"], "--epochs", ["1"]),
+    ("demo-data", ["folder"], "--rows", ["5"]),
+    ("report", [], "--output", ["runs/x"]),
+    ("serve", ["--model-base", "x"], "--poll-seconds", ["1"]),
+    ("predict", ["--rest", "http://localhost:1", "--text", "t"], "--timeout", ["5"]),
+    ("stage", ["--data", "x.csv", "--output", "staged"], "--drop-invalid", []),
+    ("compile-kubeflow", ["--image", "fakenews:0.1.0", "--pipeline-root", "gs://b/f", "--data-root", "gs://b/s",
+                          "--manifests-dir", "m"], "--model-pvc", ["notebook"]),
+]
+
+
+def test_every_command_has_an_entry_in_the_abbreviation_test():
+    assert sorted(command for command, *_ in ABBREVIATIONS) == sorted(cli.COMMANDS)
+
+
+@pytest.mark.parametrize("command, needed, option, value", ABBREVIATIONS, ids=[a[0] for a in ABBREVIATIONS])
+def test_an_abbreviated_flag_is_an_error(capsys, command, needed, option, value):
+    cli.build_parser().parse_args([command, *needed, option, *value])  # In full: accepted.
+    abbreviated = option[:-1] if command != "compile-kubeflow" else "--model"  # The reported case.
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, *needed, abbreviated, *value])
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {abbreviated}" in capsys.readouterr().err
+
+
+def test_a_failed_input_check_names_no_run_log(capsys, tmp_path):
+    """The check runs before the log is opened: no message may point at a log not written."""
+    data = tmp_path / "bad.csv"
+    data.write_text("id,title,author,text,label\n1,t,a,b,fake\n", encoding="utf-8")
+    assert cli.main(["run", "--data", str(data), "--output", str(tmp_path / "run")]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"error: {data}:2: label 'fake' is not 0 or 1 (pass --drop-invalid to skip and count such rows)\n"
+    log = RunFolder(str(tmp_path / "run")).log_path
+    assert "run.log" not in out + err
+    assert not os.path.exists(log)
+
+
+def test_stage_takes_runs_input_flags_and_prints_its_input_counts(capsys, tmp_path):
+    """Renamed columns, --drop-invalid and an output folder that does not exist yet."""
+    from pipeline.config import Columns
+    from pipeline.input_check import check_and_stage
+
+    data = tmp_path / "in.csv"
+    data.write_text("doc,headline,body,is_fake,url\n1,h,the body,1,u\n2,h,,0,u\n3,h,b,maybe,u\n4,,!!!,0,u\n",
+                    encoding="utf-8")
+    output = tmp_path / "not" / "yet"
+    flags = ["--id-column", "doc", "--title-column", "headline", "--author-column", "", "--text-column", "body",
+             "--label-column", "is_fake", "--drop-invalid"]
+    assert cli.main(["stage", "--data", str(data), "--output", str(output), *flags]) == 0
+    out, err = capsys.readouterr()
+    staged = pathlib.Path(out.strip())
+    assert staged.is_file() and output in staged.parents
+    expected = check_and_stage(data, tmp_path / "again", Columns(id="doc", title="headline", author=None,
+                                                                 text="body", label="is_fake"), drop_invalid=True)
+    for line in expected.summary_lines():
+        assert line in err, err
+    for shown in ("3 rows staged of 4 read", "invalid labels skipped: 1", "empty texts: 1",
+                  "documents of digits/punctuation only: 1", "columns not used: url"):
+        assert shown in err, err
+
+
+def test_stage_fails_in_one_line_on_bad_input(capsys, tmp_path):
+    data = tmp_path / "in.csv"
+    data.write_text("id,title,author,text,label\n1,t,a,b,2\n", encoding="utf-8")
+    assert cli.main(["stage", "--data", str(data), "--output", str(tmp_path / "staged")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {data}:2: label '2' is not 0 or 1")
+
+
+def test_commands_print_no_third_party_future_warning(tmp_path):
+    """compile-kubeflow imports what `run` and `report` import (TFX, KFP, the Google clients):
+    none of the environment's FutureWarnings reach the console."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("PYTHONWARNINGS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "fakenews", "compile-kubeflow", "--image", "fakenews:0.1.0", "--pipeline-root",
+         "gs://b/f", "--data-root", "gs://b/s", "--output", str(tmp_path / "pipeline.json")],
+        env=env, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "FutureWarning" not in done.stderr, done.stderr
+
+
+def test_our_own_warnings_stay_visible():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cli.silence_third_party_noise()
+        warnings.warn("ours", FutureWarning)
+        warnings.warn_explicit("theirs", FutureWarning, "x.py", 1, module="google.api_core._python_version_support")
+    assert [str(w.message) for w in caught] == ["ours"]
+
+
+@pytest.mark.parametrize("command, needed", [
+    ("predict", ["--rest", "http://localhost:1", "--text", "t"]),
+    ("serve", ["--model-base", "x"]),
+])
+def test_a_served_model_is_named_by_model_name_never_model(capsys, command, needed):
+    """`--model` once named a preset in `run` and a served model in `predict`: no command reads
+    `--model` as `--model-name` now (`run` names presets with `--preset`)."""
+    assert cli.build_parser().parse_args([command, *needed, "--model-name", "other"]).model_name == "other"
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, *needed, "--model", "other"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --model" in capsys.readouterr().err

@@ -63,14 +63,14 @@ def test_drop_invalid_counts_skipped_labels(tmp_path):
     path = write(tmp_path, HEADER + "1,t,a,b,0\n2,t,a,b,fake\n3,t,a,b,\n4,t,a,b,1\n")
     report = check_and_stage(path, tmp_path / "staged", drop_invalid=True)
     assert report.invalid_labels_skipped == 2
-    assert [row["id"] for row in staged_rows(report)] == ["1", "4"]
+    assert [row["id"] for row in staged_rows(report)] == ["#1", "#4"]  # Ids staged as text.
 
 
 def test_quoted_newlines_bom_crlf_and_nul_are_cleaned(tmp_path):
     content = "\ufeff" + HEADER.replace("\n", "\r\n") + '1,"two\r\nline title",,"text with ""quotes"", and\nnewline",1\r\n2,t,a,b\x00c,0\r\n'
     report = check_and_stage(write(tmp_path, content), tmp_path / "staged")
     rows = staged_rows(report)
-    assert rows[0] == {"id": "1", "title": "two line title", "author": "",
+    assert rows[0] == {"id": "#1", "title": "two line title", "author": "",
                        "text": 'text with "quotes", and newline', "label": "1"}
     assert rows[1]["text"] == "bc"
     assert report.nul_bytes_removed == 1
@@ -113,3 +113,30 @@ def test_real_articles_stage_row_for_row():
         report = check_and_stage(canonical_path("articles.csv"), staging)
         assert report.rows_staged == len(read_rows("articles.csv")) == 6_859
         assert report.label_counts == {"0": 5_233, "1": 1_626}
+
+
+@pytest.mark.parametrize("column", ["author", "title"])
+def test_a_folder_where_one_file_lacks_an_optional_column_is_refused(tmp_path, column):
+    """Empty exactly for one file's rows, the column would tell the model the file, not the article."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write(folder, HEADER + "1,t,a,b,0\n", "a.csv")
+    lacking = write(folder, HEADER.replace(f"{column},", "") + "2,x,c,1\n", "b.csv")
+    with pytest.raises(InputError) as error:
+        check_and_stage(folder, tmp_path / "staged")
+    assert str(error.value) == (f"{lacking}: no column {column!r}, which a.csv has;"
+                                f" add it, or pass --{column}-column '' to use no {column} from any file")
+    assert not (tmp_path / "staged").exists()
+    without = Columns(**{column: None})  # The flag's way out: the column is used from no file.
+    assert check_and_stage(folder, tmp_path / "staged", without).rows_staged == 2
+
+
+def test_staged_ids_are_text_and_stay_distinct(tmp_path):
+    """Ids that would read as numbers get the mark; one already starting with it too."""
+    from pipeline.input_check import staged_id
+
+    path = write(tmp_path, HEADER + "".join(f"{i},t,a,b,0\n" for i in ("7", "#7", "abc", "1.5", " 8", "nan")))
+    report = check_and_stage(path, tmp_path / "staged")
+    assert [row["id"] for row in staged_rows(report)] == ["#7", "##7", "abc", "#1.5", "# 8", "#nan"]
+    assert report.duplicate_ids == 0
+    assert staged_id("coaid/07-01-2020/real/2408") == "coaid/07-01-2020/real/2408"  # Real ids as they are.

@@ -20,19 +20,16 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Callable
 
+from pipeline.input_check import CSV_FIELD_LIMIT, InputError
+
 if TYPE_CHECKING:
     from serving.client import ModelClient, Prediction
 
 LABEL_NAMES = {0: "reliable", 1: "unreliable"}
-CSV_FIELD_LIMIT = 64 * 1024 * 1024  # As pipeline/input_check.py: a 1 MB+ article is real input.
 OUTPUT_COLUMNS = ("id", "probability", "label", "token_count")
 READ_NOTHING = "no a-z words: the model read nothing"
 SHOWN_IDS = 10  # Ids named in the warning about rows the model read nothing of.
 EXIT_SIGPIPE = 128 + 13  # What a shell reports for a tool ended by a closed pipe.
-
-
-class InputError(Exception):
-    """The CSV cannot be scored as given."""
 
 
 def _positive_float(value: str) -> float:

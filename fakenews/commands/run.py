@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from fakenews.commands import input_options
+
 
 def _split(value: str) -> tuple[int, int]:
     try:
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from components.hyperparameters import DEFAULT_PRESET, PRESETS
     from pipeline.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_AUC
 
-    parser.add_argument("--data", required=True, help="CSV file or folder of CSV files (id,title,author,text,label)")
+    input_options.add_arguments(parser)
     parser.add_argument("--output", default="runs/local", help="run folder (default: %(default)s)")
     parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                         help="'notebook': the notebook's network and training exactly; 'improved': "
@@ -41,26 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train:eval hash buckets (default: 2:1, like test_size=0.33)")
     parser.add_argument("--truncating", choices=("pre", "post"), default="pre",
                         help="which end of a long article to cut (default: %(default)s, as Keras)")
-    parser.add_argument("--drop-invalid", action="store_true",
-                        help="skip and count rows whose label is not 0/1 instead of failing")
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
     parser.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                         help=f"Beam pipeline argument, repeatable (default: {' '.join(DEFAULT_BEAM_ARGS)})")
-    for column in ("id", "title", "author", "text", "label"):
-        parser.add_argument(f"--{column}-column", default=column, metavar="NAME",
-                            help=f"input column holding {column} (default: %(default)s)"
-                            + ("; '' if the data has none" if column in ("title", "author") else ""))
 
 
 def config_from(args: argparse.Namespace):
     from components.hyperparameters import hyperparameters_for
-    from pipeline.config import Columns, DEFAULT_BEAM_ARGS, PipelineConfig
+    from pipeline.config import DEFAULT_BEAM_ARGS, PipelineConfig
 
     return PipelineConfig(
-        columns=Columns(
-            id=args.id_column, title=args.title_column or None, author=args.author_column or None,
-            text=args.text_column, label=args.label_column,
-        ),
+        columns=input_options.columns_from(args),
         train_buckets=args.split[0],
         eval_buckets=args.split[1],
         truncating=args.truncating,
@@ -86,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     folder = RunFolder(os.path.abspath(args.output))
     started = time.monotonic()
-    print(f"Running pipeline '{config.pipeline_name}' → {folder.path}  (log: {folder.log_path})")
+    # The log's path is printed by the runner once it writes the log: a bad input stops before.
+    print(f"Running pipeline '{config.pipeline_name}' → {folder.path}")
     try:
         report, durations = local_runner.run(config, os.path.abspath(args.data), folder)
     except InputError as error:

@@ -1,0 +1,32 @@
+"""The input flags `fakenews run` and `fakenews stage` share: the data, which of its columns
+hold what, and what to do with invalid labels. One definition, so both read a file alike."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pipeline.config import Columns
+
+    columns = dataclasses.fields(Columns)  # One --<field>-column flag per field.
+    hints = typing.get_type_hints(Columns)
+    parser.add_argument("--data", required=True,
+                        help=f"CSV file or folder of CSV files ({','.join(field.name for field in columns)})")
+    parser.add_argument("--drop-invalid", action="store_true",
+                        help="skip and count rows whose label is not 0/1 instead of failing")
+    for field in columns:
+        optional = type(None) in typing.get_args(hints[field.name])  # Columns says which the data may lack.
+        parser.add_argument(f"--{field.name}-column", default=field.default, metavar="NAME",
+                            help=f"input column holding {field.name} (default: %(default)s)"
+                            + ("; '' if the data has none" if optional else ""))
+
+
+def columns_from(args: argparse.Namespace):
+    """The `pipeline.config.Columns` the flags name ('' for a column the data does not have)."""
+    from pipeline.config import Columns
+
+    return Columns(id=args.id_column, title=args.title_column or None, author=args.author_column or None,
+                   text=args.text_column, label=args.label_column)

@@ -1,8 +1,11 @@
 r"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Kubeflow runners.
 
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
-             \-> Transform -> Trainer -> Evaluator (vs. the latest blessed model) -> Pusher
-                                                 \-> EvaluationReport
+             \-> Transform -> Trainer -> ServedModelBaseline -> Evaluator -> Pusher
+                                     \----------------------/          \-> EvaluationReport
+
+Every task is one that open-source Kubeflow Pipelines, Vertex AI and the local runner all run:
+no Resolver (components/baseline.py says why the baseline is the served model).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from tfx import v1 as tfx
 
+from components.baseline import BaselineAwareEvaluator, ServedModelBaseline
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
@@ -25,7 +29,7 @@ SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
-BASELINE_RESOLVER = "latest_blessed_model_resolver"
+SERVED_BASELINE = "ServedModelBaseline"
 EVALUATOR = "Evaluator"
 EVALUATION_REPORT = "EvaluationReport"
 PUSHER = "Pusher"
@@ -79,20 +83,20 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={**config.hyperparameters.as_custom_config(), "code": code_fingerprint(_module(RUN_FN))},
     )
-    baseline_resolver = None
+    serving_base = locations.serving_base(config.model_name)
+    served_baseline = None
     if config.compare_with_baseline:
-        baseline_resolver = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        ).with_id(BASELINE_RESOLVER)
-    evaluator = tfx.components.Evaluator(
+        served_baseline = ServedModelBaseline(
+            candidate=trainer.outputs["model"], serving_base=serving_base,
+            code=code_fingerprint(ServedModelBaseline.__module__),
+        ).with_id(SERVED_BASELINE)
+    evaluator = BaselineAwareEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         # Without a baseline, TFX drops the change threshold and the absolute bound decides.
-        baseline_model=baseline_resolver.outputs["model"] if baseline_resolver else None,
+        baseline_model=served_baseline.outputs["baseline"] if served_baseline else None,
         eval_config=eval_config(config.min_auc),
-    )
+    ).with_id(EVALUATOR)
     # Issue 6: the notebook's classification report and confusion matrix, ROC/PR curves, slices,
     # the blessing's reasons and a model card, from the Evaluator's outputs.
     evaluation_report = EvaluationReport(
@@ -109,8 +113,7 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=locations.serving_base(config.model_name))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_base)
         ),
         custom_config={"code": code_fingerprint(AtomicPusher.__module__)},
     ).with_id(PUSHER)
@@ -120,7 +123,7 @@ def create_pipeline(
         components=[
             component for component in (
                 example_gen, statistics_gen, schema_gen, example_validator, transform,
-                trainer, baseline_resolver, evaluator, evaluation_report, pusher,
+                trainer, served_baseline, evaluator, evaluation_report, pusher,
             ) if component is not None
         ],
         enable_cache=config.enable_cache,

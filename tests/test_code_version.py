@@ -20,6 +20,7 @@ REPO = pathlib.Path(code_version.__file__).resolve().parent.parent
 ENTRY_MODULES = {
     dag.TRANSFORM: "preprocessing.transform",
     dag.TRAINER: "components.trainer",
+    dag.SERVED_BASELINE: "components.baseline",
     dag.EVALUATION_REPORT: "components.report.component",
     dag.PUSHER: "components.pusher",
 }
@@ -52,7 +53,8 @@ def test_create_pipeline_passes_each_component_its_fingerprint(tmp_path):
     expected = fingerprints(REPO)
     for node in (dag.TRANSFORM, dag.TRAINER, dag.PUSHER):
         assert json.loads(nodes[node].exec_properties["custom_config"])["code"] == expected[node]
-    assert nodes[dag.EVALUATION_REPORT].exec_properties["code"] == expected[dag.EVALUATION_REPORT]
+    for node in (dag.SERVED_BASELINE, dag.EVALUATION_REPORT):
+        assert nodes[node].exec_properties["code"] == expected[node]
 
 
 def test_editing_report_code_changes_only_the_report(project_copy):

@@ -30,16 +30,8 @@ DATAFLOW_ARGS = beam_args("dataflow", BeamSettings(project="my-project", region=
                                                    temp_location="gs://my-bucket/tmp", max_workers=5), IMAGE)
 TFX_EXECUTOR_COMMAND = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 
-# KubeflowV2DagRunner compiles the LatestBlessedModelStrategy resolver into two KFP resolver
-# tasks (the latest blessing, then its model), named after the node with these suffixes.
-RESOLVER_TASK_SUFFIXES = ("-model-blessing-resolver", "-model-resolver")
-
-
 def node_id(task_name: str) -> str:
-    """The TFX node a KFP task was compiled from."""
-    for suffix in RESOLVER_TASK_SUFFIXES:
-        if task_name.endswith(suffix):
-            return task_name[: -len(suffix)]
+    """The TFX node a KFP task was compiled from: one task per node, named by its id."""
     return task_name
 
 
@@ -122,8 +114,6 @@ def test_same_component_ids_as_the_local_pipeline(compiled, local_pipeline):
 
 def test_dependencies_follow_the_local_graph(compiled, local_pipeline):
     for node in local_pipeline.components:
-        if node.id == wiring.BASELINE_RESOLVER:
-            continue  # Compiled into two tasks, checked in test_evaluator_inputs.
         dependencies = {node_id(name) for name in compiled.tasks[node.id].dependent_tasks}
         assert dependencies == {upstream.id for upstream in node.upstream_nodes}, node.id
 
@@ -136,15 +126,20 @@ def test_trainer_after_transform(compiled):
 
 def test_evaluator_inputs(compiled):
     assert compiled.producer(wiring.EVALUATOR, "model") == (wiring.TRAINER, "model")
-    assert compiled.producer(wiring.EVALUATOR, "baseline_model") == (wiring.BASELINE_RESOLVER, "model")
+    assert compiled.producer(wiring.EVALUATOR, "baseline_model") == (wiring.SERVED_BASELINE, "baseline")
     assert compiled.producer(wiring.EVALUATOR, "examples") == (wiring.EXAMPLE_GEN, "examples")
-    # The baseline: the model of the latest blessing, each an ML Metadata query of the cluster.
-    blessing_task, model_task = (wiring.BASELINE_RESOLVER + suffix for suffix in RESOLVER_TASK_SUFFIXES)
-    assert compiled.tasks[model_task].inputs.artifacts["input"].task_output_artifact.producer_task == blessing_task
-    blessing_query = compiled.executor(blessing_task).resolver.output_artifact_queries["model_blessing"].filter
-    assert 'schema_title="tfx.ModelBlessing"' in blessing_query and "blessed.number_value=1" in blessing_query
-    model_query = compiled.executor(model_task).resolver.output_artifact_queries["model"].filter
-    assert 'schema_title="tfx.Model"' in model_query
+    # The baseline: the model served where the Pusher pushes, looked up after training.
+    assert compiled.producer(wiring.SERVED_BASELINE, "candidate") == (wiring.TRAINER, "model")
+    serving_base = compiled.parameter(wiring.SERVED_BASELINE, "serving_base")
+    pushed_to = json_format.Parse(compiled.parameter(wiring.PUSHER, "push_destination"), tfx.proto.PushDestination())
+    assert serving_base == pushed_to.filesystem.base_directory
+
+
+def test_every_task_is_one_open_source_kfp_runs(compiled):
+    """No resolver (the KFP backend refuses them: "resolver not implemented yet") and no
+    importer of a fixed URI that another cluster would not have: containers only."""
+    kinds = {name: compiled.executor(name).WhichOneof("spec") for name in compiled.tasks}
+    assert set(kinds.values()) == {"container"}, kinds
 
 
 def test_blessing_gates_the_pusher(compiled, config, locations):
@@ -159,9 +154,6 @@ def test_blessing_gates_the_pusher(compiled, config, locations):
 def test_every_executor_runs_the_image(compiled):
     for name in compiled.tasks:
         executor = compiled.executor(name)
-        if node_id(name) == wiring.BASELINE_RESOLVER:
-            assert executor.WhichOneof("spec") == "resolver"
-            continue
         assert executor.WhichOneof("spec") == "container", name
         assert executor.container.image == IMAGE, name
         assert list(executor.container.command) == TFX_EXECUTOR_COMMAND, name
@@ -282,15 +274,15 @@ def test_image_recipe_matches_the_pinned_stack():
     assert packages | {"pyproject.toml", "constraints.txt", "README.md"} <= admitted
 
 
-def test_no_baseline_leaves_out_the_resolver_for_open_source_kfp(tmp_path):
-    """Open-source KFP 2.x cannot run resolver tasks: --no-baseline compiles without one, and
-    the Evaluator then blesses on the absolute AUC bound alone."""
+def test_no_baseline_turns_the_comparison_off(tmp_path):
+    """--no-baseline compiles without the served-model baseline: the Evaluator then blesses
+    on the absolute AUC bound alone."""
     out = tmp_path / "pipeline.yaml"
     argv = ["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data-root", DATA_ROOT,
             "--output", str(out), "--no-baseline"]
     assert cli.main(argv) == 0
     spec = json_format.ParseDict(yaml.safe_load(out.read_text(encoding="utf-8")), pipeline_spec_pb2.PipelineSpec())
     tasks = dict(spec.root.dag.tasks)
-    assert not [name for name in tasks if node_id(name) == wiring.BASELINE_RESOLVER]
+    assert wiring.SERVED_BASELINE not in tasks
     assert "baseline_model" not in tasks[wiring.EVALUATOR].inputs.artifacts
     assert {wiring.EVALUATOR, wiring.PUSHER} <= set(tasks)

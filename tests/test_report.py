@@ -248,7 +248,8 @@ def report(scored) -> Report:
         served=ServedModel(threshold=0.5, layers=(Layer("embedding", ((10_000, 300),), 3_000_000),
                                                   Layer("probability", ((43, 1), (1,)), 44))),
         blessed=False,
-        baseline_model_uri="/runs/x/Trainer/model/3",
+        baseline_model_uri="/runs/x/ServedModelBaseline/baseline/3",
+        baseline_served={"version": "1700000000", "path": "/runs/x/serving/fakenews/1700000000"},
         evaluation=Evaluation(slices, config=config,
                               validation=validation_failure((), "auc", is_diff=True)),
         checks=blessing.gate_checks(config, slices, failed),
@@ -269,7 +270,8 @@ def test_text_report_has_classification_report_slices_and_blessing(report):
     assert table_rows["overall"][1:4] == ["330", "90", "0.8100"]
     assert table_rows["author_present=1"][1:3] == ["22", "10"]
     assert "n/a" in table_rows["author_present=1"]  # TFMA's NaN precision.
-    assert "NOT blessed: compared with the blessed baseline /runs/x/Trainer/model/3" in text
+    assert ("NOT blessed: compared with the served model, version 1700000000 (/runs/x/serving/fakenews/1700000000)"
+            in text)
     first_check = text.split("NOT blessed")[1].splitlines()[1].strip()
     assert first_check == "FAILED  auc change >= -1e-10 [overall]: 0.8100 vs baseline 0.8300: change -0.0200"
 

@@ -20,6 +20,7 @@ from tfx.utils import path_utils
 from components.report import blessing, tfma_results
 from components.report.layout import OVERALL_SLICE
 from components import training_summary
+from components.baseline import served_model_of
 from components.report.metrics import classification_report
 from preprocessing import features
 
@@ -48,7 +49,8 @@ class Report:
     model_uri: str
     served: ServedModel
     blessed: bool
-    baseline_model_uri: str | None
+    baseline_model_uri: str | None  # The Evaluator's baseline artifact, when it had one.
+    baseline_served: dict[str, str] | None  # Its served version and path (components/baseline.py).
     evaluation: tfma_results.Evaluation
     checks: list[blessing.GateCheck]
     classification: dict[str, Any]  # scikit-learn's classification_report(output_dict=True) shape.
@@ -92,12 +94,14 @@ def gather(
     model_run: types.Artifact, statistics: types.Artifact, data_source: str, input_base: str,
 ) -> Report:
     result = tfma_results.read(evaluation.uri)
-    baseline_uri = model_blessing.get_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY)
+    baseline_uri = model_blessing.get_string_custom_property(
+        evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY) or None
     return Report(
         model_uri=model.uri,
         served=served_model(model),
         blessed=bool(model_blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY)),
-        baseline_model_uri=baseline_uri or None,
+        baseline_model_uri=baseline_uri,
+        baseline_served=served_model_of(baseline_uri) if baseline_uri else None,
         evaluation=result,
         checks=blessing.gate_checks(result.config, result.slices, blessing.failures(result.validation)),
         classification=classification_report(result.slices[OVERALL_SLICE].confusion),

@@ -60,10 +60,15 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 def blessing_lines(report: Report) -> list[str]:
     """The decision, then every threshold TFMA checked: the failed ones first."""
     decision = "BLESSED" if report.blessed else "NOT blessed"
-    lines = [f"{decision}: " + (f"compared with the blessed baseline {report.baseline_model_uri}"
-                                if report.baseline_model_uri else
-                                "no baseline model to compare with (none blessed yet, or comparison "
-                                "turned off), so only absolute thresholds applied")]
+    if report.baseline_served:
+        against = (f"compared with the served model, version {report.baseline_served['version']} "
+                   f"({report.baseline_served['path']})")
+    elif report.baseline_model_uri:
+        against = f"compared with the baseline model {report.baseline_model_uri}"
+    else:
+        against = ("no model served yet to compare with (or comparison turned off), so only absolute "
+                   "thresholds applied")
+    lines = [f"{decision}: {against}"]
     for check in sorted(report.checks, key=lambda check: check.passed):
         outcome = "passed" if check.passed else "FAILED"
         if check.is_change:

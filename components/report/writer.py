@@ -32,6 +32,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "threshold": report.served.threshold,
         "blessed": report.blessed,
         "baseline_model_uri": report.baseline_model_uri,
+        "baseline_served": report.baseline_served,
         "slices": {
             name: {
                 "confusion": dataclasses.asdict(result.confusion),

@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=".json: PipelineJob (Vertex AI Pipelines); .yaml: PipelineSpec (Kubeflow Pipelines UI,"
                         " kfp.Client) (default: %(default)s)")
     parser.add_argument("--no-baseline", action="store_true",
-                        help="leave out the latest-blessed-model resolver, which open-source Kubeflow Pipelines 2.x"
-                        " cannot run (Vertex AI can); the AUC lower bound alone then decides the blessing")
+                        help="do not compare with the model served under <pipeline-root>/serving/<model>;"
+                        " the AUC lower bound alone then decides the blessing")
     beam_presets.add_arguments(parser)
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="extra Beam argument after the preset's, repeatable (e.g. --service_account_email=...)")

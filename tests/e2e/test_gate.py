@@ -18,7 +18,7 @@ MEETABLE_MIN_AUC's 0.6; below it with an earlier model). The comparison with the
 the same rows is the check that holds.
 
 The baseline is the session's `pipeline_run`: its run folder (ML Metadata, serving folder) is
-copied, so its blessed model is the one the new run's resolver finds, at the cost of one run.
+copied, so its pushed model is the served one the new run compares with, at the cost of one run.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import shutil
 import pytest
 
 from components.pusher import served_versions
+from components.report import layout
 from pipeline import pipeline as dag
 from pipeline.config import PipelineConfig
 from pipeline.run_folder import RunFolder
@@ -124,6 +125,14 @@ def test_shuffled_labels_are_not_blessed(shuffled_run, pipeline_run, capsys):
     assert run.summary.blessed is False
     evaluation_uri = run.latest_outputs()[1][dag.EVALUATOR]["evaluation"][0].uri
     assert ("auc", True, True) in _failed_checks(evaluation_uri)  # No-regression, overall.
+
+
+def test_the_report_names_the_served_model_it_lost_to(shuffled_run):
+    run, before = shuffled_run
+    served = os.path.join(run.serving_base, str(before[0]))
+    assert run.summary.evaluation["baseline_served"] == {"version": str(before[0]), "path": served}
+    with open(os.path.join(run.summary.report_folder, layout.REPORT_TXT), encoding="utf-8") as f:
+        assert f"NOT blessed: compared with the served model, version {before[0]} ({served})" in f.read()
 
 
 def test_nothing_is_pushed_and_the_old_version_stays_served(shuffled_run):

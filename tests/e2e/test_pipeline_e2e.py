@@ -20,7 +20,7 @@ from tests.data import serialized_example
 pytestmark = pytest.mark.e2e
 
 ALL_COMPONENTS = {dag.EXAMPLE_GEN, dag.STATISTICS_GEN, dag.SCHEMA_GEN, dag.EXAMPLE_VALIDATOR,
-                  dag.TRANSFORM, dag.TRAINER, dag.BASELINE_RESOLVER, dag.EVALUATOR, dag.PUSHER}
+                  dag.TRANSFORM, dag.TRAINER, dag.SERVED_BASELINE, dag.EVALUATOR, dag.PUSHER}
 
 
 def test_every_component_ran_and_wrote_its_artifacts(pipeline_run):
@@ -63,8 +63,9 @@ def test_unchanged_rerun_is_served_from_cache(pipeline_run):
     rerun = run_pipeline(pipeline_run.config, pipeline_run.data, pipeline_run.folder.path)
     states = {node: state for node, (state, _) in rerun.summary.components.items()}
     assert states[dag.TRAINER] == states[dag.TRANSFORM] == states[dag.EXAMPLE_GEN] == "cached", states
-    # The Evaluator re-runs, now against the first run's model as baseline: the same model,
-    # so it is blessed (no regression), and the Pusher sees it is already served.
+    # The candidate is the cached one, so is its baseline lookup and its evaluation: the
+    # decision stands, and nothing is pushed again.
+    assert set(states.values()) == {"cached"}, states
     assert rerun.summary.blessed is True
     assert rerun.summary.pushed_path == pipeline_run.summary.pushed_path
     assert len(os.listdir(pipeline_run.serving_base)) == 1

@@ -29,7 +29,7 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils, path_utils
 
-from components import pusher
+from components.served_versions import served_versions
 
 SERVED_FROM_FILE = "served_from.json"  # {"version": "...", "path": "..."}: what the copy came from.
 
@@ -52,7 +52,7 @@ def ServedModelBaseline(
 ) -> None:
     """serving_base: the folder the Pusher pushes to; code: this component's code fingerprint
     (pipeline.code_version), read by TFX's cache only."""
-    versions = pusher.served_versions(serving_base)
+    versions = served_versions(serving_base)
     if not versions:
         return  # An empty artifact: BaselineAwareEvaluator then evaluates without a baseline.
     version = str(versions[-1])

@@ -29,17 +29,10 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 from tfx import v1 as tfx
 
-from serving.version_folders import version_number
+from components.served_versions import served_versions
 
 STAGING_PREFIX = ".pushing-"
 _FINGERPRINT = "fingerprint.pb"
-
-
-def served_versions(base_directory: str) -> list[int]:
-    """Version numbers a model server would load, ascending (fileio: local or a bucket)."""
-    if not fileio.exists(base_directory):
-        return []
-    return sorted(number for name in fileio.listdir(base_directory) if (number := version_number(name)) is not None)
 
 
 def _same_model(model_path: str, version_path: str) -> bool:

@@ -17,6 +17,7 @@ import shutil
 
 import pytest
 
+from components.served_versions import served_versions
 from components import pusher
 from serving.client import Article, RestClient
 from serving.server import LocalModelServer
@@ -87,7 +88,7 @@ def test_a_push_that_crashes_mid_copy_is_never_loaded(pipeline_run, serving_base
         assert len(copied) == sum(len(files) for _, _, files in os.walk(model)) - 1  # Almost complete...
         assert not TF_SERVING_VERSION_NAME.fullmatch(leftovers[0])  # ...but no server's version.
         assert list_versions(str(serving_base)) == {1: str(serving_base / "1")}
-        assert pusher.served_versions(str(serving_base)) == [1]
+        assert served_versions(str(serving_base)) == [1]
 
         _poll_until_settled(server)
         assert _states(server) == {1: AVAILABLE} and _predicts(server)

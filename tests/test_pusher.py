@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from components.served_versions import served_versions
 from components import pusher
 
 
@@ -33,7 +34,7 @@ def test_same_model_is_not_pushed_twice_and_a_new_one_gets_a_higher_version(tmp_
     assert again == (first[0], first[1], False)
     second = pusher.push_atomically(make_model(tmp_path / "b", b"B"), base)
     assert second[2] and int(second[1]) > int(first[1])  # Even within the same second.
-    assert pusher.served_versions(base) == [int(first[1]), int(second[1])]
+    assert served_versions(base) == [int(first[1]), int(second[1])]
 
 
 def test_a_crash_mid_copy_leaves_no_loadable_version(tmp_path, monkeypatch):
@@ -53,4 +54,4 @@ def test_a_crash_mid_copy_leaves_no_loadable_version(tmp_path, monkeypatch):
         pusher.push_atomically(model, base)
     leftovers = os.listdir(base)
     assert copied and leftovers and all(name.startswith(pusher.STAGING_PREFIX) for name in leftovers)
-    assert pusher.served_versions(base) == []  # Nothing a model server would load.
+    assert served_versions(base) == []  # Nothing a model server would load.

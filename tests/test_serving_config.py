@@ -13,7 +13,7 @@ import pytest
 import yaml
 from google.protobuf import text_format
 
-from components import pusher
+from components.served_versions import served_versions
 from fakenews import cli
 from serving import batching, settings
 from serving.version_folders import list_versions, misplaced_base, version_number
@@ -72,7 +72,7 @@ def test_the_pusher_and_the_model_store_read_version_folders_alike(tmp_path):
     (tmp_path / "9").write_text("a file, not a folder", encoding="utf-8")
     assert [version_number(name) for name in ("1", "0042", "²", "٣", "-2", "1/")] == [1, 42, None, None, None, 1]
     assert sorted(list_versions(str(tmp_path))) == [1, 42, 1796118755]
-    assert pusher.served_versions(str(tmp_path)) == [1, 9, 42, 1796118755]  # The Pusher never writes files.
+    assert served_versions(str(tmp_path)) == [1, 9, 42, 1796118755]  # The Pusher never writes files.
 
 
 def _saved_model(folder) -> None:

@@ -81,7 +81,8 @@ def test_contract_modules_use_only_the_standard_library(module):
 
 
 def test_the_version_folder_rule_and_ports_are_imported_not_restated():
-    assert "serving.version_folders" in _imports(REPO_ROOT / "components" / "pusher.py")
+    assert "serving.version_folders" in _imports(REPO_ROOT / "components" / "served_versions.py")
+    assert "components.served_versions" in _imports(REPO_ROOT / "components" / "pusher.py")
     assert "serving.version_folders" in _imports(SERVING / "model_store.py")
     manifests = (REPO_ROOT / "kubeflow" / "manifests.py").read_text(encoding="utf-8")
     assert "serving.settings" in _imports(REPO_ROOT / "kubeflow" / "manifests.py")

@@ -30,7 +30,7 @@ import shutil
 
 import pytest
 
-from components.pusher import served_versions
+from components.served_versions import served_versions
 from components.report import layout
 from pipeline import pipeline as dag
 from pipeline.config import PipelineConfig

@@ -69,7 +69,7 @@ def _executions_by_node(metadata_path: str) -> dict[str, list[str]]:
 
 
 def test_killed_during_trainer_then_rerun_resumes_from_the_cache(tmp_path):
-    from components.pusher import served_versions
+    from components.served_versions import served_versions
 
     data = write_sample(tmp_path / "in" / "articles.csv", rows=300)
     output = tmp_path / "run"

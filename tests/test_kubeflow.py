@@ -15,7 +15,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 
 from fakenews import cli
-from kubeflow import runner
+from kubeflow import runner, task_entrypoint
 from pipeline import pipeline as wiring
 from pipeline.beam_presets import BeamSettings, beam_args
 from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
@@ -28,7 +28,6 @@ DATAFLOW_FLAGS = ["--dataflow-project", "my-project", "--dataflow-region", "euro
                   "--dataflow-temp-location", "gs://my-bucket/tmp", "--dataflow-max-workers", "5"]
 DATAFLOW_ARGS = beam_args("dataflow", BeamSettings(project="my-project", region="europe-west1",
                                                    temp_location="gs://my-bucket/tmp", max_workers=5), IMAGE)
-TFX_EXECUTOR_COMMAND = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 
 def node_id(task_name: str) -> str:
     """The TFX node a KFP task was compiled from: one task per node, named by its id."""
@@ -156,7 +155,7 @@ def test_every_executor_runs_the_image(compiled):
         executor = compiled.executor(name)
         assert executor.WhichOneof("spec") == "container", name
         assert executor.container.image == IMAGE, name
-        assert list(executor.container.command) == TFX_EXECUTOR_COMMAND, name
+        assert tuple(executor.container.command) == task_entrypoint.COMMAND, name
 
 
 def test_executors_and_module_code_import_from_the_installed_package(compiled):
@@ -219,7 +218,8 @@ def test_yaml_output_is_the_pipeline_spec_kfp_uploads(compiled, tmp_path):
     ({"--image": "fakenews"}, "has no pinned tag"),
     ({"--image": "registry.example.com:5000/fakenews:latest"}, "has no pinned tag"),
     ({"--pipeline-root": "/tmp/fakenews"}, "--pipeline-root: expected a bucket URI"),
-    ({"--pipeline-root": "s3://bucket/fakenews"}, "the pipeline's TensorFlow can open (gs://)"),
+    ({"--pipeline-root": "minio://mlpipeline/fakenews"}, "the pipeline's tasks can open (gs://, s3://), got 'minio://"),
+    ({"--pipeline-root": "https://example.com/fakenews"}, "the pipeline's tasks can open (gs://, s3://)"),
     ({"--data-root": "data/staged/abc"}, "--data-root: expected a bucket URI"),
     ({"--data-root": f"{DATA_ROOT}/data.csv"}, "CsvExampleGen reads a folder"),
     ({"--output": "pipeline.txt"}, "must end in .json (PipelineJob) or .yaml (PipelineSpec)"),

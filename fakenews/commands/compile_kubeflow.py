@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kubeflow.s3 import S3Access
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-baseline", action="store_true",
                         help="do not compare with the model served under <pipeline-root>/serving/<model>;"
                         " the AUC lower bound alone then decides the blessing")
+    s3 = parser.add_argument_group("S3-compatible stores (s3:// roots: AWS S3, MinIO)")
+    s3.add_argument("--s3-endpoint", metavar="URL",
+                    help="the store's endpoint, set as AWS_ENDPOINT_URL in every task (MinIO in the cluster:"
+                    " http://minio-service.kubeflow:9000); default: AWS S3")
+    s3.add_argument("--s3-region", metavar="REGION", help="set as AWS_REGION in every task")
+    s3.add_argument("--s3-credentials-secret", metavar="NAME",
+                    help="Kubernetes secret (run's namespace) whose keys become AWS_ACCESS_KEY_ID and"
+                    " AWS_SECRET_ACCESS_KEY in every task (.yaml output only); default: the pods' own identity")
+    s3.add_argument("--s3-secret-keys", default="AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY", metavar="ACCESS,SECRET",
+                    help="the secret's two keys (KFP's MinIO secret mlpipeline-minio-artifact: accesskey,secretkey)"
+                    " (default: %(default)s)")
     beam_presets.add_arguments(parser)
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="extra Beam argument after the preset's, repeatable (e.g. --service_account_email=...)")
@@ -33,6 +48,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="serve from this PersistentVolumeClaim, holding <model>/<version>/, not the bucket")
     serving.add_argument("--serving-image", default=TF_SERVING_IMAGE,
                          help="TF Serving image; KServe's runtimeVersion is its tag (default: %(default)s)")
+
+
+def _s3_access(args: argparse.Namespace) -> S3Access | None:
+    """The S3 flags as a kubeflow.s3.S3Access; None when none is given."""
+    from kubeflow.s3 import SCHEME, S3Access
+
+    given = [flag for flag, value in (("--s3-endpoint", args.s3_endpoint), ("--s3-region", args.s3_region),
+                                      ("--s3-credentials-secret", args.s3_credentials_secret)) if value]
+    if not given:
+        return None
+    if not any(uri.startswith(f"{SCHEME}://") for uri in (args.pipeline_root, args.data_root)):
+        raise ValueError(f"{given[0]}: neither --pipeline-root nor --data-root is an {SCHEME}:// URI")
+    return S3Access(endpoint=args.s3_endpoint, region=args.s3_region, credentials_secret=args.s3_credentials_secret,
+                    secret_keys=tuple(key.strip() for key in args.s3_secret_keys.split(",")))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,7 +75,8 @@ def main(args: argparse.Namespace) -> int:
         locations = runner.kubeflow_locations(args.pipeline_root, args.data_root)
         config = PipelineConfig(beam_args=beam_args + tuple(args.beam_arg), compare_with_baseline=not args.no_baseline)
         runner.check_image(args.image)
-        runner.output_format(args.output)
+        s3 = _s3_access(args)
+        runner.check_output(args.output, s3)
         if (args.model_pvc or args.serving_image != manifests.TF_SERVING_IMAGE) and not args.manifests_dir:
             raise ValueError("--model-pvc and --serving-image shape the manifests: add --manifests-dir")
         serving_base = locations.serving_base(config.model_name)
@@ -55,8 +85,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    job = runner.compile_pipeline(config, locations, args.image)
-    runner.write(job, args.output)
+    job = runner.compile_pipeline(config, locations, args.image, s3)
+    runner.write(job, args.output, s3)
     tasks = len(job.pipeline_spec["root"]["dag"]["tasks"])
     print(f"Wrote {args.output}: {tasks} tasks on {args.image}, Beam preset '{args.beam_preset}'")
     print(f"  pipeline root: {locations.pipeline_root}")

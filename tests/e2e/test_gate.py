@@ -33,7 +33,8 @@ import pytest
 from components.served_versions import served_versions
 from components.report import layout
 from pipeline import pipeline as dag
-from pipeline.config import PipelineConfig
+from pipeline.config import DEFAULT_MIN_AUC, PipelineConfig
+from pipeline.input_check import staged_id
 from pipeline.run_folder import RunFolder
 from tests.conftest import MEETABLE_MIN_AUC, PipelineRun, run_pipeline
 
@@ -41,7 +42,8 @@ pytestmark = pytest.mark.e2e
 
 
 def split_of(row_id: str, config: PipelineConfig) -> str:
-    """"train" or "eval", exactly as CsvExampleGen partitions a row with a string id."""
+    """"train" or "eval", exactly as CsvExampleGen partitions the row once staged (its id as
+    text, pipeline.input_check.staged_id)."""
     import tensorflow as tf
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
     from tfx.proto import example_gen_pb2
@@ -52,20 +54,16 @@ def split_of(row_id: str, config: PipelineConfig) -> str:
         partition_feature_name="id",
     )
     example = tf.train.Example(features=tf.train.Features(
-        feature={"id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[row_id.encode()]))}))
+        feature={"id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[staged_id(row_id).encode()]))}))
     buckets = [config.train_buckets, config.train_buckets + config.eval_buckets]
     return ("train", "eval")[_PartitionFn(example, len(buckets), buckets, split_config)]
 
 
 def write_train_shuffled(source: str, target: str, config: PipelineConfig) -> set[str]:
     """Copies source with the train split's labels permuted; returns the eval split's ids."""
-    from pipeline.input_check import csv_value_type
-
     with open(source, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames, list(reader)
-    # A string id column, as split_of assumes (an all-integer one would be hashed as int64).
-    assert any(csv_value_type(row["id"]) == "STRING" for row in rows)
     train = [row for row in rows if split_of(row["id"], config) == "train"]
     labels = [row["label"] for row in train]
     random.Random(7).shuffle(labels)
@@ -122,6 +120,8 @@ def test_shuffled_labels_are_not_blessed(shuffled_run, pipeline_run, capsys):
     with capsys.disabled():
         print(f"\ngate: eval AUC of the baseline {baseline_auc:.3f}, of the shuffled-labels candidate {candidate_auc:.3f}")
     assert candidate_auc < baseline_auc
+    # Without a served model to compare with, the default absolute bound would have refused it too.
+    assert candidate_auc < DEFAULT_MIN_AUC
     assert run.summary.blessed is False
     evaluation_uri = run.latest_outputs()[1][dag.EVALUATOR]["evaluation"][0].uri
     assert ("auc", True, True) in _failed_checks(evaluation_uri)  # No-regression, overall.

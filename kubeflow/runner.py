@@ -6,7 +6,11 @@ only the places differ:
 - ML Metadata is the cluster's: the KFP backend records every task's artifacts and lineage in
   its own store, so the pipeline carries no metadata connection (no SQLite);
 - every task runs the pipeline image (kubeflow/Dockerfile), where the module code the pipeline
-  references by import path (PREPROCESSING_FN, RUN_FN) is installed.
+  references by import path (PREPROCESSING_FN, RUN_FN) is installed, with the CPU and memory
+  kubeflow/resources.py gives it;
+- the settings `pipeline.run_parameter_values` names are run parameters (KFP runtime
+  parameters), their defaults the config's: a run can change them in the KFP UI or the
+  PipelineJob's parameter values; everything else in the config is fixed here.
 
 The output's suffix picks its format:
 - .json: a PipelineJob (spec + runtime config), what Vertex AI Pipelines submits;
@@ -24,8 +28,9 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
+from kubeflow.resources import DEFAULT_RESOURCES, Resources
 from pipeline.config import Locations, PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, run_parameter_values
 
 _LOCAL_SCHEMES = {"", "file", "ram"}
 _MOVING_TAGS = ("", "latest")
@@ -64,8 +69,10 @@ def check_image(image: str) -> None:
         raise ValueError(f"--image: {image!r} has no pinned tag; use NAME:TAG (not :latest) or NAME@sha256:DIGEST")
 
 
-def compile_pipeline(config: PipelineConfig, locations: Locations, image: str) -> pipeline_spec_pb2.PipelineJob:
-    """The PipelineJob of `create_pipeline(config, locations)`, every task on `image`."""
+def compile_pipeline(config: PipelineConfig, locations: Locations, image: str,
+                     resources: Resources = DEFAULT_RESOURCES) -> pipeline_spec_pb2.PipelineJob:
+    """The PipelineJob of `create_pipeline(config, locations)`, every task on `image` with its
+    `resources`."""
     check_image(image)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
@@ -75,17 +82,38 @@ def compile_pipeline(config: PipelineConfig, locations: Locations, image: str) -
             use_pipeline_spec_2_1=True,
         )
     )
-    pipeline = create_pipeline(config, locations, metadata_connection_config=None)
-    job_dict = runner.run(pipeline, write_out=False)
+    pipeline = create_pipeline(config, locations, metadata_connection_config=None, run_parameters=True)
+    defaults = run_parameter_values(config)
+    # parameter_values: the PipelineJob's runtime config (what Vertex AI submits).
+    job_dict = runner.run(pipeline, write_out=False, parameter_values=defaults)
     # Strict parses: a field the KFP protos do not define fails here, not on the cluster.
     job = json_format.ParseDict(job_dict, pipeline_spec_pb2.PipelineJob())
     spec = json_format.ParseDict(job_dict["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     # TFX puts the pipeline root only in the PipelineJob's runtime config, which a .yaml upload
     # drops; as the spec's default root, the KFP UI pre-fills it when starting a run.
     spec.default_pipeline_root = locations.pipeline_root
+    # TFX declares the run parameters without their defaults; in the spec, so a .yaml upload
+    # keeps them too (the KFP UI pre-fills them, and a run that sets none runs the config).
+    for name, value in defaults.items():
+        parameter = spec.root.input_definitions.parameters[name]
+        parameter.default_value.number_value = value
+        parameter.is_optional = True
+    _set_resources(spec, resources)
     job.pipeline_spec.Clear()
     job.pipeline_spec.update(json_format.MessageToDict(spec))
     return job
+
+
+def _set_resources(spec: pipeline_spec_pb2.PipelineSpec, resources: Resources) -> None:
+    """Each task's container gets its node's CPU and memory (the executors live in the spec's
+    deployment_spec, a Struct: parsed, changed, written back)."""
+    deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
+                                       pipeline_spec_pb2.PipelineDeploymentConfig())
+    for name, task in spec.root.dag.tasks.items():
+        label = spec.components[task.component_ref.name].executor_label
+        deployment.executors[label].container.resources.CopyFrom(resources.of(name).spec())
+    spec.deployment_spec.Clear()
+    spec.deployment_spec.update(json_format.MessageToDict(deployment))
 
 
 def output_format(path: str) -> str:

@@ -9,7 +9,9 @@ newest version under the serving base (TF Serving's rule: the highest all-digit 
 its Model artifact, where the Evaluator reads a baseline (`Format-Serving/`), and writes
 `served_from.json` beside it. With nothing served yet, the artifact holds no model and
 `BaselineAwareEvaluator` evaluates without a baseline: the absolute bound alone decides, as
-on a first run before.
+on a first run before. Its `min_auc` property sets that bound in the eval config when the
+task runs, so a Kubeflow run can change it (a run parameter: a RuntimeParameter nested in the
+eval config proto never reaches the task; components/trainer.py says why).
 
 It takes the candidate model as an input, unused but for the dependency: the served folder is
 read after training, and the lookup is cached exactly when the candidate is (an unchanged
@@ -21,15 +23,20 @@ import json
 import os
 from typing import Any
 
+import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx import v1 as tfx
 from tfx.components.evaluator import executor as evaluator_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.dsl.io import fileio
-from tfx.types import standard_component_specs
-from tfx.utils import io_utils, path_utils
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
 from components.served_versions import served_versions
+from components.evaluation import with_min_auc
+
+MIN_AUC = "min_auc"  # The property, and the name of the Kubeflow run parameter.
 
 SERVED_FROM_FILE = "served_from.json"  # {"version": "...", "path": "..."}: what the copy came from.
 
@@ -62,12 +69,22 @@ def ServedModelBaseline(
         f.write(json.dumps({"version": version, "path": source}))
 
 
+class BaselineAwareEvaluatorSpec(standard_component_specs.EvaluatorSpec):
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, MIN_AUC: ExecutionParameter(type=float)}
+
+
 class BaselineAwareEvaluatorExecutor(evaluator_executor.Executor):
     """TFX's Evaluator, told "no baseline" when the baseline artifact holds no served model:
-    TFX then drops the change thresholds (rubber stamp), as for a pipeline with no baseline."""
+    TFX then drops the change thresholds (rubber stamp), as for a pipeline with no baseline;
+    the eval config's AUC bound is the `min_auc` property's."""
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
+        exec_properties = dict(exec_properties)
+        min_auc = exec_properties.pop(MIN_AUC)
+        config_key = standard_component_specs.EVAL_CONFIG_KEY
+        config = proto_utils.json_to_proto(exec_properties[config_key], tfma.EvalConfig())
+        exec_properties[config_key] = proto_utils.proto_to_json(with_min_auc(config, min_auc))
         key = standard_component_specs.BASELINE_MODEL_KEY
         baselines = input_dict.get(key, [])
         if baselines and served_model_of(baselines[0].uri) is None:
@@ -75,7 +92,24 @@ class BaselineAwareEvaluatorExecutor(evaluator_executor.Executor):
         super().Do(input_dict, output_dict, exec_properties)
 
 
-class BaselineAwareEvaluator(tfx.components.Evaluator):
-    """tfx.components.Evaluator with BaselineAwareEvaluatorExecutor; same inputs, outputs, properties."""
+class BaselineAwareEvaluator(base_component.BaseComponent):
+    """tfx.components.Evaluator (examples, model, optional baseline, eval config) with
+    BaselineAwareEvaluatorExecutor and `min_auc`, a float or a RuntimeParameter."""
 
+    SPEC_CLASS = BaselineAwareEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(BaselineAwareEvaluatorExecutor)
+
+    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+                 baseline_model: types.BaseChannel | None, eval_config: tfma.EvalConfig, min_auc: Any):
+        super().__init__(spec=BaselineAwareEvaluatorSpec(
+            examples=examples,
+            model=model,
+            baseline_model=baseline_model,
+            eval_config=eval_config,
+            # As tfx.components.Evaluator passes them when not given.
+            example_splits=json_utils.dumps(None),
+            fairness_indicator_thresholds=json_utils.dumps(None),
+            min_auc=min_auc,
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+        ))

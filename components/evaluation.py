@@ -24,6 +24,25 @@ def _metric(class_name: str, **config: object) -> tfma.MetricConfig:
     return tfma.MetricConfig(class_name=class_name, config=json.dumps(config) if config else "")
 
 
+def _auc_gates(config: tfma.EvalConfig) -> list[tfma.MetricThreshold]:
+    """The thresholds the blessing reads: the AUC's, on the overall slice."""
+    return [slice_threshold.threshold for spec in config.metrics_specs for metric in spec.metrics
+            if metric.class_name == "AUC" for slice_threshold in metric.per_slice_thresholds]
+
+
+def with_min_auc(config: tfma.EvalConfig, min_auc: float) -> tfma.EvalConfig:
+    """`config` with the blessing's absolute AUC bound set to `min_auc` (a Kubeflow run parameter
+    can change it after compilation: components/baseline.py)."""
+    updated = tfma.EvalConfig()
+    updated.CopyFrom(config)
+    gates = _auc_gates(updated)
+    if not gates:
+        raise ValueError("the eval config has no AUC threshold to set")
+    for gate in gates:
+        gate.value_threshold.lower_bound.value = min_auc
+    return updated
+
+
 def eval_config(min_auc: float) -> tfma.EvalConfig:
     auc_gate = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_auc}),

@@ -6,6 +6,19 @@ folder served are, by construction, the ones the Pusher writes (`Locations.servi
   version the Pusher adds; KServe's storage initializer downloads it;
 - PVC (`pvc=CLAIM`): the claim holds a copy of the run's `serving/` folder, i.e.
   <model>/<version>/, for clusters whose serving pods cannot read the bucket.
+
+The Deployment runs TF Serving as serving/tfserving/docker-compose.yml does: batching and
+Prometheus monitoring from the same files in serving/tfserving/, mounted from a ConfigMap.
+
+Probes, for a server applied before the first push. TF Serving opens neither port until the
+first version of its model has loaded (server.cc starts gRPC and HTTP after ServerCore::Create,
+which waits for the latest version of every configured model; tensorflow/serving#1175): a
+probe on any endpoint fails until then, and a liveness probe would restart the server over and
+over. So the startupProbe, which holds the other probes back until it passes, waits for the
+first model (FIRST_MODEL_WAIT_SECONDS); then liveness asks the HTTP server's Prometheus
+endpoint, which answers whatever the model's state (a later version failing to load must not
+restart the server that still serves the one before), and readiness asks the model's status,
+so the Service sends requests only to a server with a model.
 """
 
 from __future__ import annotations
@@ -25,9 +38,17 @@ PVC_MOUNT = "/models"  # TF Serving's convention: /models/<model_name>/<version>
 CONFIG_MOUNT = "/config"  # As in serving/tfserving/docker-compose.yml.
 # New versions appear within this many seconds; each poll lists the base path (a bucket call).
 POLL_SECONDS = 30
+# The files the compose file starts TF Serving with, by the flag naming each.
+CONFIG_FILE_FLAGS = {"batching_parameters_file": os.path.basename(settings.BATCHING_PARAMETERS_FILE),
+                     "monitoring_config_file": "monitoring.config"}
+# How long a server applied before the first push waits for it before Kubernetes restarts it
+# (and it waits again): a pipeline run, with room to spare.
+FIRST_MODEL_WAIT_SECONDS = 6 * 3600
+_STARTUP_PERIOD_SECONDS = 10
 # The model server's working set: the SavedModel, the Transform graph and request buffers.
 # No CPU limit: CFS throttling would show as tail latency, while requests guarantee the share.
-RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+# Two cores: batching_parameters.txt runs num_batch_threads=2 model calls at once, one per core.
+RESOURCES = {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 
 # The model name is a Kubernetes name here (and KServe serves the model under its
 # InferenceService's name), so it must be a DNS-1035 label.
@@ -60,36 +81,44 @@ def _labels(config: PipelineConfig) -> dict[str, str]:
     }
 
 
-def _probe(config: PipelineConfig, initial_delay: int, period: int, failures: int) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": model_status_path(config), "port": "http"},
-        "initialDelaySeconds": initial_delay,
-        "periodSeconds": period,
-        "failureThreshold": failures,
-    }
+def config_files() -> dict[str, str]:
+    """File name -> text of the serving/tfserving/ files the Deployment mounts."""
+    texts = {}
+    for name in CONFIG_FILE_FLAGS.values():
+        with open(os.path.join(settings.TFSERVING_CONFIG_DIR, name), encoding="utf-8") as f:
+            texts[name] = f.read()
+    return texts
+
+
+def metrics_path() -> str:
+    """The Prometheus path monitoring.config gives TF Serving's HTTP server."""
+    match = re.search(r'^\s*path:\s*"([^"]+)"', config_files()[CONFIG_FILE_FLAGS["monitoring_config_file"]], re.M)
+    if not match:
+        raise ValueError(f"{settings.TFSERVING_CONFIG_DIR}/monitoring.config names no Prometheus path")
+    return match.group(1)
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "failureThreshold": failures}
+
+
+def config_map(config: PipelineConfig) -> dict[str, Any]:
+    """TF Serving's batching (with the batch limit) and monitoring configuration, from the very
+    files the compose file mounts and `fakenews serve` reads."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": config.model_name, "labels": _labels(config)}, "data": config_files()}
 
 
 # How TensorFlow runs a request (kernels, threads), as in the local server (serving/settings.py says why).
 SERVING_ENV = [{"name": name, "value": value} for name, value in settings.SERVING_ENVIRONMENT.items()]
 
 
-def batching_config_map(config: PipelineConfig) -> dict[str, Any]:
-    """serving/tfserving/batching_parameters.txt as a ConfigMap: the batching (and the batch
-    limit) the compose file and `fakenews serve` use, from the same file."""
-    name = os.path.basename(settings.BATCHING_PARAMETERS_FILE)
-    with open(settings.BATCHING_PARAMETERS_FILE, encoding="utf-8") as f:
-        text = f.read()
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": config.model_name, "labels": _labels(config)},
-            "data": {name: text}}
-
-
 def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None, image: str = TF_SERVING_IMAGE,
                replicas: int = 1) -> list[dict[str, Any]]:
-    """A TF Serving Deployment serving config.model_name with production's batching, its
-    ClusterIP Service, and the ConfigMap holding the batching parameters."""
+    """A TF Serving Deployment serving config.model_name, its ClusterIP Service, and the
+    ConfigMap holding TF Serving's batching and monitoring configuration."""
     _check(config, image)
-    batching = batching_config_map(config)
-    [batching_file] = batching["data"]
+    settings_map = config_map(config)
     labels = _labels(config)
     selector = {"app.kubernetes.io/name": config.model_name}
     container: dict[str, Any] = {
@@ -103,22 +132,23 @@ def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None
             f"--model_base_path={model_base_path(config, serving_base, pvc)}",
             f"--file_system_poll_wait_seconds={POLL_SECONDS}",
             "--enable_batching=true",
-            f"--batching_parameters_file={CONFIG_MOUNT}/{batching_file}",
+            *(f"--{flag}={CONFIG_MOUNT}/{name}" for flag, name in CONFIG_FILE_FLAGS.items()),
         ],
         "ports": [
             {"name": "grpc", "containerPort": settings.GRPC_PORT, "protocol": "TCP"},
             {"name": "http", "containerPort": settings.REST_PORT, "protocol": "TCP"},
         ],
         "env": SERVING_ENV,
-        "readinessProbe": _probe(config, initial_delay=5, period=10, failures=3),
-        # Same endpoint, more patient: loading a model from a bucket can take a while, and a
-        # restart would only start the load over.
-        "livenessProbe": _probe(config, initial_delay=60, period=20, failures=5),
+        # The module docstring says why these three.
+        "startupProbe": _probe(metrics_path(), period=_STARTUP_PERIOD_SECONDS,
+                               failures=FIRST_MODEL_WAIT_SECONDS // _STARTUP_PERIOD_SECONDS),
+        "livenessProbe": _probe(metrics_path(), period=20, failures=3),
+        "readinessProbe": _probe(model_status_path(config), period=10, failures=3),
         "resources": RESOURCES,
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}],
     }
     pod: dict[str, Any] = {"containers": [container],
-                           "volumes": [{"name": "config", "configMap": {"name": batching["metadata"]["name"]}}]}
+                           "volumes": [{"name": "config", "configMap": {"name": settings_map["metadata"]["name"]}}]}
     if pvc:
         container["volumeMounts"].append({"name": "models", "mountPath": PVC_MOUNT, "readOnly": True})
         pod["volumes"].append({"name": "models", "persistentVolumeClaim": {"claimName": pvc, "readOnly": True}})
@@ -146,7 +176,7 @@ def tf_serving(config: PipelineConfig, serving_base: str, pvc: str | None = None
             ],
         },
     }
-    return [deployment, service, batching]
+    return [deployment, service, settings_map]
 
 
 def inference_service(config: PipelineConfig, serving_base: str, pvc: str | None = None,

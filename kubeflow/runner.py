@@ -7,8 +7,12 @@ only the places differ:
 - ML Metadata is the cluster's: the KFP backend records every task's artifacts and lineage in
   its own store, so the pipeline carries no metadata connection (no SQLite);
 - every task runs the pipeline image (kubeflow/Dockerfile), where the module code the pipeline
-  references by import path (PREPROCESSING_FN, RUN_FN) is installed, and its command is
-  kubeflow/task_entrypoint.py (TFX's entrypoint with S3 and a reliable exit status).
+  references by import path (PREPROCESSING_FN, RUN_FN) is installed, with the CPU and memory
+  kubeflow/resources.py gives it; its command is kubeflow/task_entrypoint.py (TFX's
+  entrypoint with S3 and a reliable exit status);
+- the settings `pipeline.run_parameter_values` names are run parameters (KFP runtime
+  parameters), their defaults the config's: a run can change them in the KFP UI or the
+  PipelineJob's parameter values; everything else in the config is fixed here.
 
 The output's suffix picks its format:
 - .json: a PipelineJob (spec + runtime config), what Vertex AI Pipelines submits;
@@ -26,9 +30,10 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
 from kubeflow import task_entrypoint
+from kubeflow.resources import DEFAULT_RESOURCES, Resources
 from kubeflow.s3 import S3Access
 from pipeline.config import Locations, PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, run_parameter_values
 
 # Object stores a task reaches with both TensorFlow's file systems (TFX's executors) and Beam's
 # (the Beam components): gs:// in the pinned TensorFlow and apache-beam[gcp]; s3:// through the
@@ -70,9 +75,11 @@ def check_image(image: str) -> None:
 
 
 def compile_pipeline(config: PipelineConfig, locations: Locations, image: str,
+                     resources: Resources = DEFAULT_RESOURCES,
                      s3: S3Access | None = None) -> pipeline_spec_pb2.PipelineJob:
-    """The PipelineJob of `create_pipeline(config, locations)`, every task on `image`; with `s3`,
-    every task's container carries its plain S3 variables (credentials: `platform_spec`)."""
+    """The PipelineJob of `create_pipeline(config, locations)`, every task on `image` with its
+    `resources`; with `s3`, every task's container carries its plain S3 variables
+    (credentials: `platform_spec`)."""
     check_image(image)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
@@ -83,30 +90,39 @@ def compile_pipeline(config: PipelineConfig, locations: Locations, image: str,
             use_pipeline_spec_2_1=True,
         )
     )
-    pipeline = create_pipeline(config, locations, metadata_connection_config=None)
-    job_dict = runner.run(pipeline, write_out=False)
+    pipeline = create_pipeline(config, locations, metadata_connection_config=None, run_parameters=True)
+    defaults = run_parameter_values(config)
+    # parameter_values: the PipelineJob's runtime config (what Vertex AI submits).
+    job_dict = runner.run(pipeline, write_out=False, parameter_values=defaults)
     # Strict parses: a field the KFP protos do not define fails here, not on the cluster.
     job = json_format.ParseDict(job_dict, pipeline_spec_pb2.PipelineJob())
     spec = json_format.ParseDict(job_dict["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     # TFX puts the pipeline root only in the PipelineJob's runtime config, which a .yaml upload
     # drops; as the spec's default root, the KFP UI pre-fills it when starting a run.
     spec.default_pipeline_root = locations.pipeline_root
-    if s3:
-        _add_container_env(spec, s3.container_env())
+    # TFX declares the run parameters without their defaults; in the spec, so a .yaml upload
+    # keeps them too (the KFP UI pre-fills them, and a run that sets none runs the config).
+    for name, value in defaults.items():
+        parameter = spec.root.input_definitions.parameters[name]
+        parameter.default_value.number_value = value
+        parameter.is_optional = True
+    _configure_containers(spec, resources, s3.container_env() if s3 else {})
     job.pipeline_spec.Clear()
     job.pipeline_spec.update(json_format.MessageToDict(spec))
     return job
 
 
-def _add_container_env(spec: pipeline_spec_pb2.PipelineSpec, env: dict[str, str]) -> None:
-    """Sets `env` in every container executor (KFP's driver puts them in the task's pod)."""
+def _configure_containers(spec: pipeline_spec_pb2.PipelineSpec, resources: Resources, env: dict[str, str]) -> None:
+    """Each task's container gets its node's CPU and memory, and `env` (KFP's driver puts both
+    in the task's pod). The executors live in the spec's deployment_spec, a Struct: parsed,
+    changed, written back."""
     deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
                                        pipeline_spec_pb2.PipelineDeploymentConfig())
-    for executor in deployment.executors.values():
-        if executor.WhichOneof("spec") == "container":
-            executor.container.env.extend(
-                pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.EnvVar(name=name, value=value)
-                for name, value in env.items())
+    for name, task in spec.root.dag.tasks.items():
+        container = deployment.executors[spec.components[task.component_ref.name].executor_label].container
+        container.resources.CopyFrom(resources.of(name).spec())
+        container.env.extend(pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.EnvVar(
+            name=key, value=value) for key, value in env.items())
     spec.deployment_spec.Clear()
     spec.deployment_spec.update(json_format.MessageToDict(deployment))
 

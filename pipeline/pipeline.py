@@ -14,10 +14,11 @@ from typing import Any
 
 from tfx import v1 as tfx
 
-from components.baseline import BaselineAwareEvaluator, ServedModelBaseline
+from components.baseline import MIN_AUC, BaselineAwareEvaluator, ServedModelBaseline
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
+from components.trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, TunableTrainer
 from pipeline.code_version import code_fingerprint
 from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
 from preprocessing import features
@@ -39,15 +40,34 @@ def _module(import_path: str) -> str:
     return import_path.rpartition(".")[0]
 
 
+def run_parameter_values(config: PipelineConfig) -> dict[str, int | float]:
+    """The settings a Kubeflow run may change without recompiling (KFP runtime parameters, named
+    as the properties they set), with `config`'s values as defaults. Only whole properties of
+    primitive type can be run parameters in TFX's Kubeflow V2 compiler: the Trainer's and the
+    Evaluator's, which are ours to split out (components/trainer.py). The rest of the
+    config is fixed at compile time."""
+    hyperparameters = config.hyperparameters
+    return {EPOCHS: hyperparameters.epochs, BATCH_SIZE: hyperparameters.batch_size,
+            ENSEMBLE_SIZE: hyperparameters.ensemble_size, MIN_AUC: config.min_auc}
+
+
 def create_pipeline(
     config: PipelineConfig,
     locations: Locations,
     metadata_connection_config: Any | None = None,
+    run_parameters: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The DAG `config` describes, reading and writing where `locations` says.
 
     Components whose code is ours carry its fingerprint (pipeline.code_version) as a property,
-    so editing that code, and only that code, invalidates their cached results."""
+    so editing that code, and only that code, invalidates their cached results.
+
+    run_parameters: the `run_parameter_values` settings as RuntimeParameters (defaults from
+    `config`) instead of constants, for the Kubeflow compiler; the local runner runs constants."""
+    settings: dict[str, Any] = run_parameter_values(config)
+    if run_parameters:
+        settings = {name: tfx.dsl.experimental.RuntimeParameter(name=name, ptype=type(value), default=value)
+                    for name, value in settings.items()}
     example_gen = tfx.components.CsvExampleGen(
         input_base=locations.data_root,
         output_config=tfx.proto.Output(
@@ -74,7 +94,7 @@ def create_pipeline(
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"truncating": config.truncating, "code": code_fingerprint(_module(PREPROCESSING_FN))},
     )
-    trainer = tfx.components.Trainer(
+    trainer = TunableTrainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -82,7 +102,10 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config={**config.hyperparameters.as_custom_config(), "code": code_fingerprint(_module(RUN_FN))},
-    )
+        epochs=settings[EPOCHS],
+        batch_size=settings[BATCH_SIZE],
+        ensemble_size=settings[ENSEMBLE_SIZE],
+    ).with_id(TRAINER)
     serving_base = locations.serving_base(config.model_name)
     served_baseline = None
     if config.compare_with_baseline:
@@ -96,6 +119,7 @@ def create_pipeline(
         # Without a baseline, TFX drops the change threshold and the absolute bound decides.
         baseline_model=served_baseline.outputs["baseline"] if served_baseline else None,
         eval_config=eval_config(config.min_auc),
+        min_auc=settings[MIN_AUC],
     ).with_id(EVALUATOR)
     # Issue 6: the notebook's classification report and confusion matrix, ROC/PR curves, slices,
     # the blessing's reasons and a model card, from the Evaluator's outputs.

@@ -4,6 +4,8 @@ Kubernetes API models (a misspelt or misplaced field would be dropped by them, a
 from __future__ import annotations
 
 import json
+import pathlib
+import re
 from typing import Any
 
 import pytest
@@ -81,8 +83,7 @@ def test_tf_serving_deployment_from_the_bucket(config):
     ports = {port["name"]: port["containerPort"] for port in server["ports"]}
     assert ports == {"grpc": 8500, "http": 8501} == {"grpc": settings.GRPC_PORT, "http": settings.REST_PORT}
     assert (args["port"], args["rest_api_port"]) == ("8500", "8501")
-    for probe in (server["readinessProbe"], server["livenessProbe"]):
-        assert probe["httpGet"] == {"path": f"/v1/models/{MODEL_NAME}", "port": "http"}
+    assert server["readinessProbe"]["httpGet"] == {"path": f"/v1/models/{MODEL_NAME}", "port": "http"}
     assert server["resources"]["requests"] and server["resources"]["limits"]["memory"]
     assert server["env"] == SERVING_ENV  # As `fakenews serve`.
     assert [volume["name"] for volume in deployment["spec"]["template"]["spec"]["volumes"]] == ["config"]
@@ -107,20 +108,53 @@ def test_tf_serving_deployment_from_a_pvc(config):
     assert flags(server["args"])["model_name"] == MODEL_NAME
 
 
+COMPOSE_FILE = pathlib.Path(settings.TFSERVING_CONFIG_DIR) / "docker-compose.yml"
+
+
+def compose_flags() -> dict[str, str]:
+    (service,) = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"].values()
+    return flags(service["command"])
+
+
 @pytest.mark.parametrize("pvc", [None, PVC])
-def test_tf_serving_batches_with_the_batching_file_production_uses(config, pvc):
-    """The same batching_parameters.txt as the compose file and `fakenews serve`, so the
-    cluster refuses what they refuse (a request over max_batch_size)."""
+def test_tf_serving_runs_with_the_compose_files_batching_and_monitoring(config, pvc):
+    """The same flags as serving/tfserving/docker-compose.yml, reading the same files, which
+    the ConfigMap holds byte for byte and the pod mounts where the flags point."""
     deployment, _, config_map = documents(config, pvc)["tfserving.yaml"]
     server = container(deployment)
-    args = flags(server["args"])
-    assert args["enable_batching"] == "true"
-    mount_dir, file_name = args["batching_parameters_file"].rsplit("/", 1)
-    with open(settings.BATCHING_PARAMETERS_FILE, encoding="utf-8") as f:
-        assert config_map["data"] == {file_name: f.read()}
-    [mount] = [mount for mount in server["volumeMounts"] if mount["mountPath"] == mount_dir]
-    [volume] = [volume for volume in deployment["spec"]["template"]["spec"]["volumes"] if volume["name"] == mount["name"]]
-    assert volume["configMap"]["name"] == config_map["metadata"]["name"]
+    args, compose = flags(server["args"]), compose_flags()
+    assert args["enable_batching"] == compose["enable_batching"] == "true"
+    for flag in ("batching_parameters_file", "monitoring_config_file"):
+        directory, name = args[flag].rsplit("/", 1)
+        assert name == compose[flag].rsplit("/", 1)[1], flag
+        assert config_map["data"][name] == (COMPOSE_FILE.parent / name).read_text(encoding="utf-8"), flag
+        (mount,) = [mount for mount in server["volumeMounts"] if mount["mountPath"] == directory]
+        (volume,) = [volume for volume in deployment["spec"]["template"]["spec"]["volumes"]
+                     if volume["name"] == mount["name"]]
+        assert volume["configMap"]["name"] == config_map["metadata"]["name"]
+    assert as_kubernetes_sees_it(config_map) == config_map
+
+
+def test_probes_let_a_server_wait_for_its_first_model(config):
+    """TF Serving opens no port until a first version has loaded (kubeflow/manifests.py): only
+    the startupProbe runs until then, for hours; afterwards liveness asks the always-answering
+    Prometheus endpoint monitoring.config enables, readiness the model's status."""
+    server = container(documents(config)["tfserving.yaml"][0])
+    startup, liveness, readiness = server["startupProbe"], server["livenessProbe"], server["readinessProbe"]
+    monitoring = (COMPOSE_FILE.parent / "monitoring.config").read_text(encoding="utf-8")
+    assert 'path: "/monitoring/prometheus/metrics"' in monitoring
+    for probe in (startup, liveness):
+        assert probe["httpGet"] == {"path": "/monitoring/prometheus/metrics", "port": "http"}
+    assert startup["periodSeconds"] * startup["failureThreshold"] == manifests.FIRST_MODEL_WAIT_SECONDS >= 3600
+    assert readiness["httpGet"]["path"] == f"/v1/models/{MODEL_NAME}"
+    assert liveness["httpGet"]["path"] != readiness["httpGet"]["path"]  # A model problem restarts nothing.
+    ports = {port["name"] for port in server["ports"]}
+    assert {probe["httpGet"]["port"] for probe in (startup, liveness, readiness)} <= ports
+    # No CPU limit (throttling would show as tail latency); a core per batch thread requested.
+    batching = (COMPOSE_FILE.parent / "batching_parameters.txt").read_text(encoding="utf-8")
+    threads = int(re.search(r"num_batch_threads \{ value: (\d+) \}", batching).group(1))
+    assert server["resources"]["requests"]["cpu"] == str(threads)
+    assert "cpu" not in server["resources"]["limits"]
 
 
 @pytest.mark.parametrize("pvc, storage", [(None, f"{PIPELINE_ROOT}/serving/{MODEL_NAME}"),

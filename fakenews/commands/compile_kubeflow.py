@@ -1,5 +1,6 @@
 """`fakenews compile-kubeflow`: compile the pipeline for Kubeflow Pipelines and, optionally,
-write the Kubernetes manifests serving the model it pushes (same config, so same paths)."""
+write the Kubernetes manifests serving the model it pushes (same config, so same paths).
+The options saying what the DAG does are `fakenews run`'s (fakenews/commands/pipeline_options.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kubeflow.s3 import S3Access
 
+from fakenews.commands import input_options, pipeline_options
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from kubeflow import resources
     from kubeflow.manifests import TF_SERVING_IMAGE
     from pipeline import beam_presets
 
@@ -27,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-baseline", action="store_true",
                         help="do not compare with the model served under <pipeline-root>/serving/<model>;"
                         " the AUC lower bound alone then decides the blessing")
+    input_options.add_column_arguments(parser)
+    pipeline_options.add_arguments(parser)
+    resources.add_arguments(parser)
     s3 = parser.add_argument_group("S3-compatible stores (s3:// roots: AWS S3, MinIO)")
     s3.add_argument("--s3-endpoint", metavar="URL",
                     help="the store's endpoint, set as AWS_ENDPOINT_URL in every task (MinIO in the cluster:"
@@ -65,15 +72,17 @@ def _s3_access(args: argparse.Namespace) -> S3Access | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from kubeflow import manifests, runner
+    from kubeflow import manifests, resources, runner
     from pipeline import beam_presets
-    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import run_parameter_values
 
     # Everything that can be wrong with the flags is checked before the (slower) compilation.
     try:
         beam_args = beam_presets.beam_args(args.beam_preset, beam_presets.settings_from(args), args.image)
         locations = runner.kubeflow_locations(args.pipeline_root, args.data_root)
-        config = PipelineConfig(beam_args=beam_args + tuple(args.beam_arg), compare_with_baseline=not args.no_baseline)
+        config = pipeline_options.config_from(args, beam_args=beam_args + tuple(args.beam_arg),
+                                              compare_with_baseline=not args.no_baseline)
+        task_resources = resources.resources_from(args)
         runner.check_image(args.image)
         s3 = _s3_access(args)
         runner.check_output(args.output, s3)
@@ -85,13 +94,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    job = runner.compile_pipeline(config, locations, args.image, s3)
+    job = runner.compile_pipeline(config, locations, args.image, task_resources, s3)
     runner.write(job, args.output, s3)
     tasks = len(job.pipeline_spec["root"]["dag"]["tasks"])
     print(f"Wrote {args.output}: {tasks} tasks on {args.image}, Beam preset '{args.beam_preset}'")
     print(f"  pipeline root: {locations.pipeline_root}")
     print(f"  input:         {locations.data_root}")
     print(f"  model pushed:  {serving_base}")
+    print("  run parameters (a run may change them): "
+          + ", ".join(f"{name}={value}" for name, value in run_parameter_values(config).items()))
     if rendered:
         for path in manifests.write(rendered, args.manifests_dir):
             print(f"Wrote {path}")

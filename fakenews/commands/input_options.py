@@ -1,5 +1,6 @@
 """The input flags `fakenews run` and `fakenews stage` share: the data, which of its columns
-hold what, and what to do with invalid labels. One definition, so both read a file alike."""
+hold what, and what to do with invalid labels (`compile-kubeflow` takes the last two; its data
+is a bucket folder). One definition, so every command reads a file alike."""
 
 from __future__ import annotations
 
@@ -11,10 +12,17 @@ import typing
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pipeline.config import Columns
 
-    columns = dataclasses.fields(Columns)  # One --<field>-column flag per field.
-    hints = typing.get_type_hints(Columns)
     parser.add_argument("--data", required=True,
-                        help=f"CSV file or folder of CSV files ({','.join(field.name for field in columns)})")
+                        help=f"CSV file or folder of CSV files ({','.join(f.name for f in dataclasses.fields(Columns))})")
+    add_column_arguments(parser)
+
+
+def add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    """--drop-invalid and one --<field>-column flag per field of pipeline.config.Columns."""
+    from pipeline.config import Columns
+
+    columns = dataclasses.fields(Columns)
+    hints = typing.get_type_hints(Columns)
     parser.add_argument("--drop-invalid", action="store_true",
                         help="skip and count rows whose label is not 0/1 instead of failing")
     for field in columns:

@@ -7,63 +7,25 @@ import os
 import sys
 import time
 
-from fakenews.commands import input_options
-
-
-def _split(value: str) -> tuple[int, int]:
-    try:
-        train, eval_ = (int(part) for part in value.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected TRAIN:EVAL hash buckets like 2:1, got {value!r}") from None
-    if train < 1 or eval_ < 1:
-        raise argparse.ArgumentTypeError("both sides of the split must be >= 1")
-    return train, eval_
+from fakenews.commands import input_options, pipeline_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from components.hyperparameters import DEFAULT_PRESET, PRESETS
-    from pipeline.config import DEFAULT_BEAM_ARGS, DEFAULT_MIN_AUC
+    from pipeline.config import DEFAULT_BEAM_ARGS
 
     input_options.add_arguments(parser)
     parser.add_argument("--output", default="runs/local", help="run folder (default: %(default)s)")
-    parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
-                        help="'notebook': the notebook's network and training exactly; 'improved': "
-                        "masked padding, length buckets, bidirectional, word dropout, class weights, three "
-                        "copies averaged, tuned threshold (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="maximum epochs; early stopping may end sooner (default: the model's, "
-                        + ", ".join(f"{name} {hp.epochs}" for name, hp in PRESETS.items()) + ")")
-    parser.add_argument("--batch-size", type=int, default=None, help="(default: the model's, 64)")
-    parser.add_argument("--ensemble-size", type=int, default=None, metavar="N",
-                        help="copies of the network trained side by side and averaged (default: the model's, "
-                        + ", ".join(f"{name} {hp.ensemble_size}" for name, hp in PRESETS.items()) + ")")
-    parser.add_argument("--min-auc", type=float, default=DEFAULT_MIN_AUC,
-                        help="blessing: lowest AUC on the eval split (default: %(default)s)")
-    parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
-                        help="train:eval hash buckets (default: 2:1, like test_size=0.33)")
-    parser.add_argument("--truncating", choices=("pre", "post"), default="pre",
-                        help="which end of a long article to cut (default: %(default)s, as Keras)")
+    pipeline_options.add_arguments(parser)
     parser.add_argument("--no-cache", action="store_true", help="re-run every component")
     parser.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
                         help=f"Beam pipeline argument, repeatable (default: {' '.join(DEFAULT_BEAM_ARGS)})")
 
 
 def config_from(args: argparse.Namespace):
-    from components.hyperparameters import hyperparameters_for
-    from pipeline.config import DEFAULT_BEAM_ARGS, PipelineConfig
+    from pipeline.config import DEFAULT_BEAM_ARGS
 
-    return PipelineConfig(
-        columns=input_options.columns_from(args),
-        train_buckets=args.split[0],
-        eval_buckets=args.split[1],
-        truncating=args.truncating,
-        drop_invalid=args.drop_invalid,
-        hyperparameters=hyperparameters_for(args.preset, epochs=args.epochs, batch_size=args.batch_size,
-                                            ensemble_size=args.ensemble_size),
-        min_auc=args.min_auc,
-        beam_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS,
-        enable_cache=not args.no_cache,
-    )
+    return pipeline_options.config_from(
+        args, beam_args=tuple(args.beam_arg) if args.beam_arg else DEFAULT_BEAM_ARGS, enable_cache=not args.no_cache)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Acceptance: after a pipeline run, `fakenews serve` + `fakenews predict` over REST and gRPC
+"""Acceptance: for a pushed model (the fixture model), `fakenews serve` + `fakenews predict` over REST and gRPC
 give, for 100 real articles, the probabilities of the SavedModel called in process (±1e-6);
 the CLI reports failures in one line with a non-zero exit code; the TF Serving configuration
 serves the model the pipeline pushes."""
@@ -28,9 +28,8 @@ TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
-def server(pipeline_run):
-    config = pipeline_run.config
-    with LocalModelServer(config.serving_base, config.model_name, rest_port=0, grpc_port=0) as server:
+def server(fixture_model):
+    with LocalModelServer(fixture_model.serving_base, fixture_model.model_name, rest_port=0, grpc_port=0) as server:
         yield server
 
 

@@ -28,9 +28,8 @@ TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def server(pipeline_run) -> Iterator[LocalModelServer]:
-    config = pipeline_run.config
-    with LocalModelServer(config.serving_base, config.model_name, rest_port=0, grpc_port=0,
+def server(fixture_model) -> Iterator[LocalModelServer]:
+    with LocalModelServer(fixture_model.serving_base, fixture_model.model_name, rest_port=0, grpc_port=0,
                           max_batch=MAX_BATCH, max_body_bytes=MAX_BODY_BYTES) as running:
         yield running
 

@@ -1,5 +1,11 @@
-"""Shared fixtures. The expensive one, `pipeline_run`, runs the whole TFX DAG once per session
-on a 1,000-row sample of the real articles; end-to-end, serving and report tests share it."""
+"""Shared fixtures and the rule that keeps unit tests off Beam.
+
+`fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed in
+this process without Beam (tests/fixture_model.py). `pipeline_run` (e2e tests only) runs the
+whole TFX DAG once per session on a 1,000-row sample of the real articles; the e2e tests share it.
+A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` below), so
+`pytest -m "not e2e"` provably runs none.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Before anything imports Ten
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
+
+E2E = "e2e"
 
 SAMPLE_ROWS = 1_000
 # The default model is small: one epoch over ~600 training articles is ten gradient steps and
@@ -66,6 +74,46 @@ def run_pipeline(config, data: str | os.PathLike, output: str | os.PathLike) -> 
                        summary.collect(folder.metadata_path, config.pipeline_name, report, durations))
 
 
+_running: list[pytest.Item] = []  # The test being set up, run or torn down.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    _running.append(item)
+    yield
+    _running.pop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fails any test not marked e2e that runs a Beam pipeline, in its body or its fixtures'.
+
+    Every Beam-based TFX executor, TFDV and TFMA runs its work through `Pipeline.run` (a
+    `with beam.Pipeline()` block calls it on exit), so guarding it catches them all in this
+    process. Beam is imported here, once, so no later import can slip past the guard.
+    """
+    import apache_beam
+
+    run = apache_beam.Pipeline.run
+
+    def guarded_run(pipeline, *args, **kwargs):
+        item = _running[-1] if _running else None
+        if item is not None and item.get_closest_marker(E2E) is None:
+            pytest.fail(f"{item.nodeid} is not marked {E2E} but started a Beam pipeline; "
+                        "use the fixture_model fixture or mark the test @pytest.mark.e2e", pytrace=False)
+        return run(pipeline, *args, **kwargs)
+
+    apache_beam.Pipeline.run = guarded_run
+
+
+@pytest.fixture(scope="session")
+def fixture_model(tmp_path_factory):
+    """The pipeline's exported model, pushed to <base>/<model name>/<version>/, built without Beam."""
+    from tests.fixture_model import FIXTURE_ROWS, build
+
+    root = tmp_path_factory.mktemp("fixture_model")
+    return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+
+
 @pytest.fixture(scope="session")
 def sample_csv(tmp_path_factory) -> pathlib.Path:
     return write_sample(tmp_path_factory.mktemp("data") / "articles_sample.csv")
@@ -73,7 +121,7 @@ def sample_csv(tmp_path_factory) -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, sample_csv) -> PipelineRun:
-    """The whole DAG, default model, on the sample; its model is blessed and pushed."""
+    """The whole DAG, default model, on the sample; its model is blessed and pushed. e2e only."""
     from components.hyperparameters import hyperparameters_for
     from pipeline.config import PipelineConfig
 

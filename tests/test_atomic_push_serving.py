@@ -45,14 +45,14 @@ def _predicts(server: LocalModelServer) -> bool:
 
 
 @pytest.fixture
-def serving_base(pipeline_run, tmp_path) -> pathlib.Path:
+def serving_base(fixture_model, tmp_path) -> pathlib.Path:
     """A model base holding version 1: the session's pushed model, standing for an older one.
 
     Its fingerprint.pb is left out so the Pusher cannot tell it is the model about to be
     pushed (it would skip the push as already served); TensorFlow loads it without one.
     """
     base = tmp_path / "serving" / "fakenews"
-    shutil.copytree(pipeline_run.summary.pushed_path, base / "1",
+    shutil.copytree(fixture_model.pushed_path, base / "1",
                     ignore=shutil.ignore_patterns("fingerprint.pb"))
     return base
 
@@ -73,8 +73,8 @@ def _crash_before_the_last_file(monkeypatch, model: str) -> list[str]:
     return copied
 
 
-def test_a_push_that_crashes_mid_copy_is_never_loaded(pipeline_run, serving_base, monkeypatch):
-    model = pipeline_run.summary.pushed_path
+def test_a_push_that_crashes_mid_copy_is_never_loaded(fixture_model, serving_base, monkeypatch):
+    model = fixture_model.pushed_path
     with LocalModelServer(str(serving_base), "fakenews", rest_port=0, grpc_port=0, poll_seconds=3600) as server:
         assert _states(server) == {1: AVAILABLE}
 
@@ -104,13 +104,13 @@ def test_a_push_that_crashes_mid_copy_is_never_loaded(pipeline_run, serving_base
         assert partial.exists()  # The crashed copy is still there, still ignored.
 
 
-def test_without_the_rename_a_partial_version_folder_is_picked_up(pipeline_run, serving_base):
+def test_without_the_rename_a_partial_version_folder_is_picked_up(fixture_model, serving_base):
     """Why the rename matters: the same partial copy under a version number (what copying
     straight into <base>/<version>/ leaves after a crash) is taken for a new version. The local
     server then fails to load it and keeps serving version 1; TF Serving would try it too."""
     partial = serving_base / "2"
     partial.mkdir()
-    shutil.copy(os.path.join(pipeline_run.summary.pushed_path, "saved_model.pb"), partial)  # No variables.
+    shutil.copy(os.path.join(fixture_model.pushed_path, "saved_model.pb"), partial)  # No variables.
     with LocalModelServer(str(serving_base), "fakenews", rest_port=0, grpc_port=0, poll_seconds=3600) as server:
         _poll_until_settled(server)
         states = _states(server)

@@ -1,8 +1,8 @@
 """Hot reload: a version pushed while clients loop is served without a restart or one failed
 request; folders not named by digits are ignored; a version that fails to load changes nothing.
 
-Each test serves its own copy of the pipeline run's pushed version, so the shared run folder
-is never written to.
+Each test serves its own copy of the fixture model's pushed version, so the shared folder is
+never written to.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ ARTICLE = Article("Hot reload", "A. Reporter", "A new model version was pushed w
 
 
 @pytest.fixture
-def served(pipeline_run, tmp_path):
+def served(fixture_model, tmp_path):
     """(server, its model base folder, the version it serves): a copy of the pushed version."""
-    pushed = list_versions(pipeline_run.serving_base)
+    pushed = list_versions(fixture_model.serving_base)
     version = max(pushed)
-    base = tmp_path / "serving" / pipeline_run.config.model_name
+    base = tmp_path / "serving" / fixture_model.model_name
     shutil.copytree(pushed[version], base / str(version))
-    with LocalModelServer(str(base), pipeline_run.config.model_name, rest_port=0, grpc_port=0,
+    with LocalModelServer(str(base), fixture_model.model_name, rest_port=0, grpc_port=0,
                           poll_seconds=POLL_SECONDS) as server:
         yield server, base, version
 

@@ -1,7 +1,7 @@
 """The client suite: TF Serving's REST and gRPC APIs, through serving's clients and raw requests.
 
 Every test taking `target` runs against `fakenews serve` (a LocalModelServer on free ports,
-serving the session's pipeline run) and, unchanged, against a real TF Serving when
+serving the session's fixture model) and, unchanged, against a real TF Serving when
 TFSERVING_REST (e.g. http://localhost:8501) and TFSERVING_GRPC (e.g. localhost:8500) are set;
 TFSERVING_MODEL names the model there (default fakenews). Without them those cases are skipped
 and the reason is printed. The last tests cover what only the local server has: its body-size
@@ -53,9 +53,8 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def local_server(pipeline_run):
-    config = pipeline_run.config
-    with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0,
+def local_server(fixture_model):
+    with LocalModelServer(fixture_model.serving_base, fixture_model.model_name, rest_port=0, grpc_port=0,
                           max_body_bytes=LOCAL_MAX_BODY_BYTES) as server:
         yield server
 

@@ -1,4 +1,4 @@
-"""Acceptance: after a pipeline run, `fakenews serve` + `fakenews predict` over REST and gRPC
+"""Acceptance: for a pushed model (the fixture model), `fakenews serve` + `fakenews predict` over REST and gRPC
 give, for 100 real articles, the probabilities of the SavedModel called in process (±1e-6);
 the CLI reports failures in one line with a non-zero exit code, keeps what it scored when a
 batch fails, reads a CSV with a byte-order mark, ends quietly when its reader goes away, and
@@ -35,9 +35,8 @@ TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
-def server(pipeline_run):
-    config = pipeline_run.config
-    with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0) as server:
+def server(fixture_model):
+    with LocalModelServer(fixture_model.serving_base, fixture_model.model_name, rest_port=0, grpc_port=0) as server:
         yield server
 
 
@@ -158,14 +157,13 @@ def test_predict_csv_with_a_byte_order_mark_keeps_the_ids_and_warns_of_unread_ro
     assert warning.startswith("warning: 1 row(s) with no a-z words") and warning.endswith(f"id {rows[3]['id']}")
 
 
-def test_a_failed_batch_keeps_the_rows_scored_before_it_and_says_how_many(pipeline_run, rows, tmp_path, capsys):
+def test_a_failed_batch_keeps_the_rows_scored_before_it_and_says_how_many(fixture_model, rows, tmp_path, capsys):
     """Batches of 10; the fourth holds an article over the server's body limit (a local guard,
     cheap to trip): the first 30 rows stay in --out, and the error line counts them."""
-    config = pipeline_run.config
     oversized = {**rows[35], "text": "word " * 20_000}  # ~100 KB, over the 64 KiB limit.
     source, out = tmp_path / "articles.csv", tmp_path / "scores.csv"
     _write_csv(source, [*rows[:35], oversized, *rows[36:50]])
-    with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0,
+    with LocalModelServer(fixture_model.serving_base, fixture_model.model_name, rest_port=0, grpc_port=0,
                           max_body_bytes=64 * 1024) as small:
         exit_code = cli.main(["predict", "--rest", small.rest_url, "--csv", str(source), "--out", str(out),
                               "--batch-size", "10"])

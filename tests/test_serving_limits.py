@@ -29,12 +29,11 @@ TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def server(pipeline_run, tmp_path_factory) -> Iterator[LocalModelServer]:
-    config = pipeline_run.config
+def server(fixture_model, tmp_path_factory) -> Iterator[LocalModelServer]:
     batching_file = tmp_path_factory.mktemp("batching") / "batching_parameters.txt"
     batching_file.write_text(f"max_batch_size {{ value: {MAX_BATCH} }}\nnum_batch_threads {{ value: 2 }}\n",
                              encoding="utf-8")
-    with LocalModelServer(pipeline_run.serving_base, config.model_name, rest_port=0, grpc_port=0,
+    with LocalModelServer(fixture_model.serving_base, fixture_model.model_name, rest_port=0, grpc_port=0,
                           batching_parameters_file=str(batching_file), max_body_bytes=MAX_BODY_BYTES) as running:
         assert running.max_batch_size == MAX_BATCH
         yield running

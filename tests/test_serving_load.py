@@ -23,10 +23,10 @@ RSS_GROWTH_LIMIT_MB = 100
 
 
 @pytest.fixture(scope="module")
-def figures(pipeline_run, tmp_path_factory) -> dict:
+def figures(fixture_model, tmp_path_factory) -> dict:
     log = tmp_path_factory.mktemp("load") / "serve.log"
-    return measure(pipeline_run.serving_base, real_articles(), REQUESTS, CLIENTS, MALFORMED,
-                   pipeline_run.config.model_name, log=log)
+    return measure(fixture_model.serving_base, real_articles(), REQUESTS, CLIENTS, MALFORMED,
+                   fixture_model.model_name, log=log)
 
 
 def test_load_is_served_without_errors(figures, capsys):

@@ -25,9 +25,9 @@ PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 
 @pytest.fixture(scope="module")
-def model_dir(pipeline_run) -> str:
-    versions = list_versions(pipeline_run.serving_base)
-    assert versions, f"nothing pushed to {pipeline_run.serving_base}"
+def model_dir(fixture_model) -> str:
+    versions = list_versions(fixture_model.serving_base)
+    assert versions, f"nothing pushed to {fixture_model.serving_base}"
     return versions[max(versions)]
 
 

@@ -14,7 +14,7 @@ import pathlib
 
 import pytest
 
-from pipeline.config import PipelineConfig
+from pipeline.config import Locations, PipelineConfig
 from pipeline.input_check import check_and_stage
 from tests.data import read_rows
 
@@ -37,7 +37,9 @@ def example_gen_splits(csv_path: pathlib.Path, config: PipelineConfig) -> tuple[
     from pipeline.pipeline import EXAMPLE_GEN, create_pipeline
     from preprocessing import features
 
-    example_gen = next(component for component in create_pipeline(config, data_root=str(csv_path.parent)).components
+    example_gen = next(component for component in create_pipeline(
+        config, Locations(data_source=str(csv_path), data_root=str(csv_path.parent), pipeline_root=str(csv_path.parent),
+                          serving_root=str(csv_path.parent / "serving"))).components
                        if component.id == EXAMPLE_GEN)
     split_config = json_format.Parse(example_gen.exec_properties["output_config"], example_gen_pb2.Output()).split_config
     buckets = [sum(split.hash_buckets for split in split_config.splits[:i + 1]) for i in range(len(split_config.splits))]
@@ -87,7 +89,7 @@ def test_unstaged_integer_ids_would_move_when_one_text_id_joins(integer_id_files
     """The premise, on TFX's own code: ExampleGen hashes an int64 id and the same id as text
     differently, and the column's type follows all of its values."""
     integers, one_text = integer_id_files
-    config = PipelineConfig(data=str(integers), output=str(tmp_path))
+    config = PipelineConfig()
     before, before_type = example_gen_splits(integers, config)
     after, after_type = example_gen_splits(one_text, config)
     assert (before_type, after_type) == ("INT", "STRING")
@@ -97,7 +99,7 @@ def test_unstaged_integer_ids_would_move_when_one_text_id_joins(integer_id_files
 
 def test_staged_ids_keep_every_row_in_its_split_when_one_text_id_joins(integer_id_files, tmp_path):
     integers, one_text = integer_id_files
-    config = PipelineConfig(data=str(integers), output=str(tmp_path))
+    config = PipelineConfig()
     before, before_type = example_gen_splits(pathlib.Path(check_and_stage(integers, tmp_path / "a").staged_csv), config)
     after, after_type = example_gen_splits(pathlib.Path(check_and_stage(one_text, tmp_path / "b").staged_csv), config)
     assert (before_type, after_type) == ("STRING", "STRING")

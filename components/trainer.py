@@ -1,40 +1,22 @@
-"""TFX Trainer module code: `run_fn` trains on Transform's output and exports the model; and
-`TunableTrainer`, the Trainer component that runs it.
+"""TFX Trainer module code: `run_fn` trains on Transform's output and exports the model.
 
 Referenced by import path (`components.trainer.run_fn`), so the same code runs in the local
-pipeline and in the Kubeflow image. `train` is separate from `run_fn` so the benchmarks
-train both model variants with exactly the pipeline's code.
-
-TunableTrainer is TFX's Trainer with three training settings as properties of their own, so
-that a Kubeflow run can change them (KFP runtime parameters) without recompiling. The
-hyperparameters travel in custom_config, a JSON string; TFX's Kubeflow V2 compiler turns a
-RuntimeParameter into a run parameter only when it is a whole property of primitive type (one
-nested in custom_config is written into the JSON as the RuntimeParameter object itself, and
-the run never sees a value). So epochs, batch size and ensemble size are properties, and the
-executor writes them into the hyperparameters before TFX's Trainer executor calls `run_fn`,
-which reads one `Hyperparameters` as before. Every other setting is fixed at compile time.
-They live in this module so that the Trainer's code fingerprint covers them.
+pipeline and in the Kubeflow image; the component that runs it is
+components/tunable_trainer.py. `train` is separate from `run_fn` so the benchmarks train both
+model variants with exactly the pipeline's code.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from absl import logging
-from tfx import types
 from tfx import v1 as tfx
-from tfx.components.trainer import executor as trainer_executor
-from tfx.dsl.components.base import base_component, executor_spec
-from tfx.proto import trainer_pb2
-from tfx.types import standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ExecutionParameter
-from tfx.utils import json_utils
 
 from components import signatures, training_summary
 from components.fused import can_fuse, fuse
@@ -263,61 +245,3 @@ def write_training_summary(model_run_dir: str, hparams: Hyperparameters, result:
         "parameter_count": result.parameter_count,
     }
     training_summary.write(model_run_dir, summary)
-
-
-# TunableTrainer's property names, also the names of the Kubeflow run parameters (pipeline/pipeline.py).
-EPOCHS = "epochs"
-BATCH_SIZE = "batch_size"
-ENSEMBLE_SIZE = "ensemble_size"
-TUNABLE = (EPOCHS, BATCH_SIZE, ENSEMBLE_SIZE)
-
-
-class TunableTrainerSpec(standard_component_specs.TrainerSpec):
-    PARAMETERS = {
-        **standard_component_specs.TrainerSpec.PARAMETERS,
-        **{name: ExecutionParameter(type=int) for name in TUNABLE},
-    }
-
-
-def with_settings(custom_config: str, settings: dict[str, Any]) -> str:
-    """custom_config (JSON) with `settings` written into its hyperparameters, validated as
-    `Hyperparameters` validates them (a run parameter of 0 epochs fails here, at once)."""
-    config = json_utils.loads(custom_config)
-    updated = dataclasses.replace(Hyperparameters.from_custom_config(config), **settings)
-    return json_utils.dumps({**config, **updated.as_custom_config()})
-
-
-class TunableTrainerExecutor(trainer_executor.GenericExecutor):
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
-        properties = dict(exec_properties)
-        settings = {name: properties.pop(name) for name in TUNABLE}
-        key = standard_component_specs.CUSTOM_CONFIG_KEY
-        properties[key] = with_settings(properties[key], settings)
-        super().Do(input_dict, output_dict, properties)
-
-
-class TunableTrainer(base_component.BaseComponent):
-    """tfx.components.Trainer (generic, run_fn) with epochs, batch_size and ensemble_size as
-    properties; each an int or a RuntimeParameter."""
-
-    SPEC_CLASS = TunableTrainerSpec
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TunableTrainerExecutor)
-
-    def __init__(self, examples: types.BaseChannel, transform_graph: types.BaseChannel, schema: types.BaseChannel,
-                 run_fn: str, train_args: trainer_pb2.TrainArgs, eval_args: trainer_pb2.EvalArgs,
-                 custom_config: dict[str, Any], epochs: Any, batch_size: Any, ensemble_size: Any):
-        super().__init__(spec=TunableTrainerSpec(
-            examples=examples,
-            transform_graph=transform_graph,
-            schema=schema,
-            train_args=train_args,
-            eval_args=eval_args,
-            run_fn=run_fn,
-            custom_config=json_utils.dumps(custom_config),
-            epochs=epochs,
-            batch_size=batch_size,
-            ensemble_size=ensemble_size,
-            model=types.Channel(type=standard_artifacts.Model),
-            model_run=types.Channel(type=standard_artifacts.ModelRun),
-        ))

@@ -73,9 +73,9 @@ def module_closure(entry_module: str, root: pathlib.Path = _SOURCE_ROOT) -> dict
     return files
 
 
-def code_fingerprint(entry_module: str, root: pathlib.Path = _SOURCE_ROOT) -> str:
-    """sha256 (16 hex digits) over the closure's files and the data files beside them."""
-    files = set(module_closure(entry_module, root).values())
+def code_fingerprint(*entry_modules: str, root: pathlib.Path = _SOURCE_ROOT) -> str:
+    """sha256 (16 hex digits) over the entry modules' closures and the data files beside them."""
+    files = {path for module in entry_modules for path in module_closure(module, root).values()}
     for folder in {path.parent for path in files}:
         files.update(path for path in folder.iterdir()
                      if path.is_file() and path.suffix not in (".py", ".pyc"))

@@ -18,7 +18,7 @@ from components.baseline import MIN_AUC, BaselineAwareEvaluator, ServedModelBase
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
-from components.trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, TunableTrainer
+from components.tunable_trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, TunableTrainer
 from pipeline.code_version import code_fingerprint
 from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
 from preprocessing import features
@@ -101,7 +101,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={**config.hyperparameters.as_custom_config(), "code": code_fingerprint(_module(RUN_FN))},
+        custom_config={**config.hyperparameters.as_custom_config(), "code": code_fingerprint(_module(RUN_FN), TunableTrainer.__module__)},
         epochs=settings[EPOCHS],
         batch_size=settings[BATCH_SIZE],
         ensemble_size=settings[ENSEMBLE_SIZE],

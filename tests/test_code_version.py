@@ -13,21 +13,21 @@ import pytest
 
 from pipeline import code_version
 from pipeline import pipeline as dag
-from pipeline.config import Locations, PipelineConfig
+from pipeline.config import RUN_FN, Locations, PipelineConfig
 
 REPO = pathlib.Path(code_version.__file__).resolve().parent.parent
 # The module each component of ours runs (pipeline.py passes the same).
 ENTRY_MODULES = {
-    dag.TRANSFORM: "preprocessing.transform",
-    dag.TRAINER: "components.trainer",
-    dag.SERVED_BASELINE: "components.baseline",
-    dag.EVALUATION_REPORT: "components.report.component",
-    dag.PUSHER: "components.pusher",
+    dag.TRANSFORM: ("preprocessing.transform",),
+    dag.TRAINER: ("components.trainer", "components.tunable_trainer"),
+    dag.SERVED_BASELINE: ("components.baseline",),
+    dag.EVALUATION_REPORT: ("components.report.component",),
+    dag.PUSHER: ("components.pusher",),
 }
 
 
 def fingerprints(root: pathlib.Path) -> dict[str, str]:
-    return {node: code_version.code_fingerprint(module, root) for node, module in ENTRY_MODULES.items()}
+    return {node: code_version.code_fingerprint(*modules, root=root) for node, modules in ENTRY_MODULES.items()}
 
 
 @pytest.fixture()
@@ -51,7 +51,7 @@ def test_create_pipeline_passes_each_component_its_fingerprint(tmp_path):
     pipeline = dag.create_pipeline(PipelineConfig(), locations)
     nodes = {component.id: component for component in pipeline.components}
     expected = fingerprints(REPO)
-    for node in (dag.TRANSFORM, dag.TRAINER, dag.PUSHER):
+    for node in (dag.TRANSFORM, dag.TRAINER, dag.PUSHER):  # custom_config: a JSON string.
         assert json.loads(nodes[node].exec_properties["custom_config"])["code"] == expected[node]
     for node in (dag.SERVED_BASELINE, dag.EVALUATION_REPORT):
         assert nodes[node].exec_properties["code"] == expected[node]
@@ -66,6 +66,7 @@ def test_editing_model_or_hyperparameter_code_changes_only_the_trainer(project_c
     # keys on inputs), not because their own code changed.
     assert changed_after_editing(project_copy, "components/model.py") == {dag.TRAINER}
     assert changed_after_editing(project_copy, "components/hyperparameters.py") == {dag.TRAINER}
+    assert changed_after_editing(project_copy, "components/tunable_trainer.py") == {dag.TRAINER}
 
 
 def test_editing_preprocessing_changes_the_transform(project_copy):
@@ -85,3 +86,19 @@ def test_imports_inside_functions_are_followed():
     closure = code_version.module_closure("components.report.component", REPO)
     assert {"components.report.inputs", "components.report.writer", "components.report.plots"} <= closure.keys()
     assert "components.trainer" not in closure and "pipeline.config" not in closure
+
+
+def test_the_pipeline_still_builds_after_the_trainer_reloads_its_module_code(tmp_path):
+    """TFX's Trainer executor imports run_fn's module with importlib.reload (tfx.utils.
+    import_utils): the component classes must not live there, or the next create_pipeline in
+    the same process (a re-run, a test) meets classes the reload replaced."""
+    import importlib
+
+    from tfx.utils import import_utils
+
+    locations = Locations(data_source="d.csv", data_root=str(tmp_path), pipeline_root=str(tmp_path),
+                          serving_root=str(tmp_path / "serving"))
+    dag.create_pipeline(PipelineConfig(), locations)
+    import_utils.import_func_from_module(*RUN_FN.rsplit(".", 1))
+    importlib.reload(importlib.import_module(RUN_FN.rsplit(".", 1)[0]))  # As a second Trainer run does.
+    dag.create_pipeline(PipelineConfig(), locations)

@@ -13,7 +13,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx import v1 as tfx
 
-from components import evaluation, trainer
+from components import evaluation, tunable_trainer
 from components.hyperparameters import PRESETS
 from fakenews import cli
 from kubeflow import resources
@@ -61,9 +61,9 @@ def containers(spec: pipeline_spec_pb2.PipelineSpec):
 
 
 RUN_PARAMETERS = {  # name -> (task, KFP type, value the flags set)
-    trainer.EPOCHS: (dag.TRAINER, pipeline_spec_pb2.ParameterType.NUMBER_INTEGER, 3),
-    trainer.BATCH_SIZE: (dag.TRAINER, pipeline_spec_pb2.ParameterType.NUMBER_INTEGER, 32),
-    trainer.ENSEMBLE_SIZE: (dag.TRAINER, pipeline_spec_pb2.ParameterType.NUMBER_INTEGER, 2),
+    tunable_trainer.EPOCHS: (dag.TRAINER, pipeline_spec_pb2.ParameterType.NUMBER_INTEGER, 3),
+    tunable_trainer.BATCH_SIZE: (dag.TRAINER, pipeline_spec_pb2.ParameterType.NUMBER_INTEGER, 32),
+    tunable_trainer.ENSEMBLE_SIZE: (dag.TRAINER, pipeline_spec_pb2.ParameterType.NUMBER_INTEGER, 2),
     "min_auc": (dag.EVALUATOR, pipeline_spec_pb2.ParameterType.NUMBER_DOUBLE, 0.7),
 }
 
@@ -97,14 +97,14 @@ def test_compile_time_options_are_the_task_properties(spec):
 def test_run_parameters_reach_what_the_executors_run():
     """What the task's executor does with a run's values before TFX's own executor runs."""
     custom_config = json.dumps({**PRESETS["improved"].as_custom_config(), "code": "abc"})
-    changed = json.loads(trainer.with_settings(custom_config, {trainer.EPOCHS: 1, trainer.BATCH_SIZE: 8,
-                                                               trainer.ENSEMBLE_SIZE: 1}))
+    changed = json.loads(tunable_trainer.with_settings(custom_config, {tunable_trainer.EPOCHS: 1, tunable_trainer.BATCH_SIZE: 8,
+                                                               tunable_trainer.ENSEMBLE_SIZE: 1}))
     assert changed["code"] == "abc"
     assert (changed["hyperparameters"]["epochs"], changed["hyperparameters"]["batch_size"],
             changed["hyperparameters"]["ensemble_size"]) == (1, 8, 1)
     assert changed["hyperparameters"]["lstm_units"] == PRESETS["improved"].lstm_units
     with pytest.raises(ValueError, match="epochs must be at least 1"):
-        trainer.with_settings(custom_config, {trainer.EPOCHS: 0, trainer.BATCH_SIZE: 8, trainer.ENSEMBLE_SIZE: 1})
+        tunable_trainer.with_settings(custom_config, {tunable_trainer.EPOCHS: 0, tunable_trainer.BATCH_SIZE: 8, tunable_trainer.ENSEMBLE_SIZE: 1})
     assert evaluation.with_min_auc(evaluation.eval_config(0.5), 0.8) == evaluation.eval_config(0.8)
 
 

@@ -22,10 +22,7 @@ import os
 import pathlib
 import tempfile
 
-from components.input_checks import (  # noqa: F401 (CSV_FIELD_LIMIT, csv_value_type, staged_id: re-exported)
-    COLUMNS, CSV_FIELD_LIMIT, FileSummary, InputCounts, InputError, check_file, check_summaries,
-    csv_value_type, staged_id,
-)
+from components.input_checks import COLUMNS, FileSummary, InputCounts, InputError, check_file, check_summaries
 from pipeline.config import Columns
 
 STAGED_COLUMNS = COLUMNS  # What CsvExampleGen reads, in this order.

@@ -40,7 +40,8 @@ from tfx_bsl.public import tfxio
 from components import pusher, trainer
 from components.hyperparameters import hyperparameters_for
 from pipeline.config import MODEL_NAME
-from pipeline.input_check import check_and_stage, csv_value_type
+from components.input_checks import csv_value_type
+from pipeline.input_check import check_and_stage
 from preprocessing.transform import preprocessing_fn
 
 # The first rows of articles.csv (~23% fake); the rows after them are the held-out articles
@@ -71,7 +72,7 @@ class FixtureModel:
 def _csv_examples(staged_csv: str) -> list[bytes]:
     """The staged rows as serialized tf.Examples, the way CsvExampleGen writes them: a column is
     int64 if all its values are integers, float if all are numbers, else bytes (the type rule
-    tfx_bsl applies, predicted by input_check.csv_value_type); an empty value is absent."""
+    tfx_bsl applies, predicted by components.input_checks.csv_value_type); an empty value is absent."""
     with open(staged_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     types = {}

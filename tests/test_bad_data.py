@@ -16,8 +16,9 @@ import pathlib
 
 import pytest
 
+from components.input_checks import InputError, csv_value_type
 from pipeline.config import Columns
-from pipeline.input_check import InputError, StagingReport, check_and_stage, csv_value_type
+from pipeline.input_check import StagingReport, check_and_stage
 
 HEADER = "id,title,author,text,label\n"
 GOOD = "g1,A real title,Jane Doe,Some real article text about the economy,0\n"
@@ -64,7 +65,7 @@ CASES: list[tuple[str, bytes, bool, Staged | Fails]] = [
      Fails(2, "every value of column 'text' is a number (here '2016')")),
     ("numeric-author-column", (HEADER + "1,t,17,a text,0\n2,t,23,b text,1\n").encode(), False,
      Fails(2, "pass --author-column '' if the data has no author")),
-    # Ids are staged as text (input_check.staged_id), whatever they look like.
+    # Ids are staged as text (components.input_checks.staged_id), whatever they look like.
     ("decimal-ids", (HEADER + "1.5,t,a,a text,0\n2.5,t,a,b text,1\n").encode(), False, Staged(2)),
     ("non-latin", (HEADER + GOOD + "2,Новости дня,Иван Петров,Это фейк. 假新闻,1\n").encode(), False,
      Staged(2, {"non_latin_documents": 1})),

@@ -8,7 +8,8 @@ import pathlib
 import pytest
 
 from pipeline.config import Columns
-from pipeline.input_check import InputError, check_and_stage
+from components.input_checks import InputError
+from pipeline.input_check import check_and_stage
 
 HEADER = "id,title,author,text,label\n"
 
@@ -133,7 +134,7 @@ def test_a_folder_where_one_file_lacks_an_optional_column_is_refused(tmp_path, c
 
 def test_staged_ids_are_text_and_stay_distinct(tmp_path):
     """Ids that would read as numbers get the mark; one already starting with it too."""
-    from pipeline.input_check import staged_id
+    from components.input_checks import staged_id
 
     path = write(tmp_path, HEADER + "".join(f"{i},t,a,b,0\n" for i in ("7", "#7", "abc", "1.5", " 8", "nan")))
     report = check_and_stage(path, tmp_path / "staged")

@@ -248,7 +248,7 @@ def test_stage_prints_the_staged_csv(tmp_path, capsys):
     assert cli.main(["stage", "--data", str(data), "--output", str(tmp_path / "staged")]) == 0
     staged = pathlib.Path(capsys.readouterr().out.strip())
     assert staged.parent.parent == tmp_path / "staged"  # staged/<content hash>/data.csv: upload that folder.
-    # Ids that read as numbers are staged as text (input_check.staged_id).
+    # Ids that read as numbers are staged as text (components.input_checks.staged_id).
     assert staged.read_text(encoding="utf-8").splitlines()[1:] == ["#1,T,A,two lines,1", "#2,T2,,text,0"]
 
 

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Callable
 
-from pipeline.input_check import CSV_FIELD_LIMIT, InputError
+from components.input_checks import CSV_FIELD_LIMIT, InputError
 
 if TYPE_CHECKING:
     from serving.client import ModelClient, Prediction

@@ -31,7 +31,7 @@ def config_from(args: argparse.Namespace):
 def main(args: argparse.Namespace) -> int:
     from fakenews.commands import report as evaluation_report
     from pipeline import local_runner, summary
-    from pipeline.input_check import InputError
+    from components.input_checks import InputError
     from pipeline.run_folder import RunFolder
 
     try:

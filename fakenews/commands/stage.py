@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.input_check import InputError, check_and_stage
+    from components.input_checks import InputError
+    from pipeline.input_check import check_and_stage
 
     try:
         report = check_and_stage(args.data, args.output, input_options.columns_from(args), args.drop_invalid)

@@ -30,11 +30,11 @@ import shutil
 
 import pytest
 
-from components.served_versions import served_versions
+from components.input_checks import staged_id
 from components.report import layout
+from components.served_versions import served_versions
 from pipeline import pipeline as dag
 from pipeline.config import DEFAULT_MIN_AUC, PipelineConfig
-from pipeline.input_check import staged_id
 from pipeline.run_folder import RunFolder
 from tests.conftest import MEETABLE_MIN_AUC, PipelineRun, run_pipeline
 
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.e2e
 
 def split_of(row_id: str, config: PipelineConfig) -> str:
     """"train" or "eval", exactly as CsvExampleGen partitions the row once staged (its id as
-    text, pipeline.input_check.staged_id)."""
+    text, components.input_checks.staged_id)."""
     import tensorflow as tf
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
     from tfx.proto import example_gen_pb2

@@ -74,7 +74,7 @@ def check_image(image: str) -> None:
         raise ValueError(f"--image: {image!r} has no pinned tag; use NAME:TAG (not :latest) or NAME@sha256:DIGEST")
 
 
-def compile_pipeline(config: PipelineConfig, locations: Locations, image: str,
+def compile_pipeline(config: PipelineConfig, locations: Locations, image: str, *,
                      resources: Resources = DEFAULT_RESOURCES,
                      s3: S3Access | None = None) -> pipeline_spec_pb2.PipelineJob:
     """The PipelineJob of `create_pipeline(config, locations)`, every task on `image` with its

@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    job = runner.compile_pipeline(config, locations, args.image, task_resources, s3)
+    job = runner.compile_pipeline(config, locations, args.image, resources=task_resources, s3=s3)
     runner.write(job, args.output, s3)
     tasks = len(job.pipeline_spec["root"]["dag"]["tasks"])
     print(f"Wrote {args.output}: {tasks} tasks on {args.image}, Beam preset '{args.beam_preset}'")

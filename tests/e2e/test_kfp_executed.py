@@ -151,7 +151,7 @@ def execute(store: LocalStore | S3Store, csv: pathlib.Path, tmp: pathlib.Path, a
     data_folder = f"staged/{staged.parent.name}"
     store.upload(staged, f"{data_folder}/{staged.name}")
     where = locations(store.uri("fakenews"), store.uri(data_folder))
-    job = runner.compile_pipeline(CONFIG, where, IMAGE, access)
+    job = runner.compile_pipeline(CONFIG, where, IMAGE, s3=access)
     kfp = LocalKfp(job, runner.platform_spec(job, access) if access else None,
                    secrets={SECRET: SECRET_VALUES}, scratch=tmp / "pods")
     run = kfp.run()

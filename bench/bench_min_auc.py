@@ -42,8 +42,10 @@ from tfx.orchestration.pipeline import RunOptions  # noqa: E402  (not in tfx.v1)
 
 from components import trainer  # noqa: E402
 from pipeline import pipeline as dag  # noqa: E402
-from pipeline.config import DEFAULT_MODEL, Hyperparameters, PipelineConfig, hyperparameters_for  # noqa: E402
+from components.hyperparameters import DEFAULT_PRESET, Hyperparameters, hyperparameters_for  # noqa: E402
+from pipeline.config import PipelineConfig  # noqa: E402
 from pipeline.input_check import check_and_stage  # noqa: E402
+from pipeline.run_folder import RunFolder  # noqa: E402
 from pipeline.summary import latest_run_outputs  # noqa: E402
 from tests.data import canonical_path  # noqa: E402
 
@@ -53,14 +55,14 @@ SHUFFLED_SEEDS = (1, 2, 3)
 
 def transform_splits(data: str, output: str) -> tuple[tft.TFTransformOutput, str]:
     """Runs the pipeline's components up to Transform; returns its graph and transformed examples' URI."""
-    config = PipelineConfig(data=data, output=output)
-    report = check_and_stage(config.data, config.staging_dir, config.columns, config.drop_invalid)
+    config, folder = PipelineConfig(), RunFolder(output)
+    report = check_and_stage(data, folder.staging_dir, config.columns, config.drop_invalid)
     full = dag.create_pipeline(
-        config, data_root=os.path.dirname(report.staged_csv),
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+        config, folder.locations(data_source=data, data_root=os.path.dirname(report.staged_csv)),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(folder.metadata_path))
     # A partial run (TFX RunOptions): Transform and what it needs, the DAG's own wiring.
     tfx.orchestration.LocalDagRunner().run(full, run_options=RunOptions(to_nodes=[dag.TRANSFORM]))
-    _, outputs = latest_run_outputs(config)
+    _, outputs = latest_run_outputs(folder.metadata_path, config.pipeline_name)
     transform = outputs[dag.TRANSFORM]
     return tft.TFTransformOutput(transform["transform_graph"][0].uri), transform["transformed_examples"][0].uri
 
@@ -94,7 +96,7 @@ def bench_dataset(name: str, output: str) -> dict:
                     "shuffled": []}
 
     def trained(labels: np.ndarray, seed: int) -> dict:
-        hparams = hyperparameters_for(DEFAULT_MODEL, seed=seed)
+        hparams = hyperparameters_for(DEFAULT_PRESET, seed=seed)
         training = trainer.train(hparams, tf.data.Dataset.from_tensor_slices((train_ids, labels)), verbose=2)
         return {"seed": seed, "epochs_run": len(training.epoch_seconds),
                 "auc": eval_auc(training.model, eval_ids, eval_labels, hparams)}
@@ -103,7 +105,7 @@ def bench_dataset(name: str, output: str) -> dict:
         shuffled = np.random.default_rng(seed).permutation(train_labels)
         result["shuffled"].append(trained(shuffled, seed))
         print(name, "shuffled", result["shuffled"][-1], flush=True)
-    result["real"] = trained(train_labels, hyperparameters_for(DEFAULT_MODEL).seed)
+    result["real"] = trained(train_labels, hyperparameters_for(DEFAULT_PRESET).seed)
     print(name, "real", result["real"], flush=True)
     return result
 
@@ -123,7 +125,7 @@ def main() -> None:
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "min_auc.json"))
     args = parser.parse_args()
     results = {name: bench_dataset(name, args.output) for name in DATASETS}
-    report = {"model": DEFAULT_MODEL, "shuffled_seeds": list(SHUFFLED_SEEDS), "results": results}
+    report = {"model": DEFAULT_PRESET, "shuffled_seeds": list(SHUFFLED_SEEDS), "results": results}
     pathlib.Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.results).write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(markdown_table(results))

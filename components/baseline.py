@@ -11,7 +11,8 @@ its Model artifact, where the Evaluator reads a baseline (`Format-Serving/`), an
 `BaselineAwareEvaluator` evaluates without a baseline: the absolute bound alone decides, as
 on a first run before. Its `min_auc` property sets that bound in the eval config when the
 task runs, so a Kubeflow run can change it (a run parameter: a RuntimeParameter nested in the
-eval config proto never reaches the task; components/trainer.py says why).
+eval config proto never reaches the task; components/tunable_trainer.py says why). Its
+`code` property is its code fingerprint, as for the other components whose code is ours.
 
 It takes the candidate model as an input, unused but for the dependency: the served folder is
 read after training, and the lookup is cached exactly when the candidate is (an unchanged
@@ -33,10 +34,11 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
-from components.served_versions import served_versions
 from components.evaluation import with_min_auc
+from components.served_versions import served_versions
 
 MIN_AUC = "min_auc"  # The property, and the name of the Kubeflow run parameter.
+CODE = "code"  # The property holding this module's code fingerprint (pipeline.code_version).
 
 SERVED_FROM_FILE = "served_from.json"  # {"version": "...", "path": "..."}: what the copy came from.
 
@@ -70,7 +72,8 @@ def ServedModelBaseline(
 
 
 class BaselineAwareEvaluatorSpec(standard_component_specs.EvaluatorSpec):
-    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, MIN_AUC: ExecutionParameter(type=float)}
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, MIN_AUC: ExecutionParameter(type=float),
+                  CODE: ExecutionParameter(type=str)}
 
 
 class BaselineAwareEvaluatorExecutor(evaluator_executor.Executor):
@@ -82,6 +85,7 @@ class BaselineAwareEvaluatorExecutor(evaluator_executor.Executor):
            exec_properties: dict[str, Any]) -> None:
         exec_properties = dict(exec_properties)
         min_auc = exec_properties.pop(MIN_AUC)
+        exec_properties.pop(CODE)  # For TFX's cache only.
         config_key = standard_component_specs.EVAL_CONFIG_KEY
         config = proto_utils.json_to_proto(exec_properties[config_key], tfma.EvalConfig())
         exec_properties[config_key] = proto_utils.proto_to_json(with_min_auc(config, min_auc))
@@ -100,7 +104,7 @@ class BaselineAwareEvaluator(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(BaselineAwareEvaluatorExecutor)
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
-                 baseline_model: types.BaseChannel | None, eval_config: tfma.EvalConfig, min_auc: Any):
+                 baseline_model: types.BaseChannel | None, eval_config: tfma.EvalConfig, min_auc: Any, code: str):
         super().__init__(spec=BaselineAwareEvaluatorSpec(
             examples=examples,
             model=model,
@@ -110,6 +114,7 @@ class BaselineAwareEvaluator(base_component.BaseComponent):
             example_splits=json_utils.dumps(None),
             fairness_indicator_thresholds=json_utils.dumps(None),
             min_auc=min_auc,
+            code=code,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         ))

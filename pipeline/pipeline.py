@@ -44,7 +44,7 @@ def run_parameter_values(config: PipelineConfig) -> dict[str, int | float]:
     """The settings a Kubeflow run may change without recompiling (KFP runtime parameters, named
     as the properties they set), with `config`'s values as defaults. Only whole properties of
     primitive type can be run parameters in TFX's Kubeflow V2 compiler: the Trainer's and the
-    Evaluator's, which are ours to split out (components/trainer.py). The rest of the
+    Evaluator's, which are ours to split out (components/tunable_trainer.py). The rest of the
     config is fixed at compile time."""
     hyperparameters = config.hyperparameters
     return {EPOCHS: hyperparameters.epochs, BATCH_SIZE: hyperparameters.batch_size,
@@ -101,7 +101,8 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config={**config.hyperparameters.as_custom_config(), "code": code_fingerprint(_module(RUN_FN), TunableTrainer.__module__)},
+        custom_config={**config.hyperparameters.as_custom_config(),
+                       "code": code_fingerprint(_module(RUN_FN), TunableTrainer.__module__)},
         epochs=settings[EPOCHS],
         batch_size=settings[BATCH_SIZE],
         ensemble_size=settings[ENSEMBLE_SIZE],
@@ -120,6 +121,7 @@ def create_pipeline(
         baseline_model=served_baseline.outputs["baseline"] if served_baseline else None,
         eval_config=eval_config(config.min_auc),
         min_auc=settings[MIN_AUC],
+        code=code_fingerprint(BaselineAwareEvaluator.__module__),
     ).with_id(EVALUATOR)
     # Issue 6: the notebook's classification report and confusion matrix, ROC/PR curves, slices,
     # the blessing's reasons and a model card, from the Evaluator's outputs.

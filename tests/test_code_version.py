@@ -21,6 +21,7 @@ ENTRY_MODULES = {
     dag.TRANSFORM: ("preprocessing.transform",),
     dag.TRAINER: ("components.trainer", "components.tunable_trainer"),
     dag.SERVED_BASELINE: ("components.baseline",),
+    dag.EVALUATOR: ("components.baseline",),  # BaselineAwareEvaluator's executor.
     dag.EVALUATION_REPORT: ("components.report.component",),
     dag.PUSHER: ("components.pusher",),
 }
@@ -53,7 +54,7 @@ def test_create_pipeline_passes_each_component_its_fingerprint(tmp_path):
     expected = fingerprints(REPO)
     for node in (dag.TRANSFORM, dag.TRAINER, dag.PUSHER):  # custom_config: a JSON string.
         assert json.loads(nodes[node].exec_properties["custom_config"])["code"] == expected[node]
-    for node in (dag.SERVED_BASELINE, dag.EVALUATION_REPORT):
+    for node in (dag.SERVED_BASELINE, dag.EVALUATOR, dag.EVALUATION_REPORT):
         assert nodes[node].exec_properties["code"] == expected[node]
 
 

@@ -44,7 +44,6 @@ from components import trainer  # noqa: E402
 from pipeline import pipeline as dag  # noqa: E402
 from components.hyperparameters import DEFAULT_PRESET, Hyperparameters, hyperparameters_for  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
-from pipeline.input_check import check_and_stage  # noqa: E402
 from pipeline.run_folder import RunFolder  # noqa: E402
 from pipeline.summary import latest_run_outputs  # noqa: E402
 from tests.data import canonical_path  # noqa: E402
@@ -56,9 +55,8 @@ SHUFFLED_SEEDS = (1, 2, 3)
 def transform_splits(data: str, output: str) -> tuple[tft.TFTransformOutput, str]:
     """Runs the pipeline's components up to Transform; returns its graph and transformed examples' URI."""
     config, folder = PipelineConfig(), RunFolder(output)
-    report = check_and_stage(data, folder.staging_dir, config.columns, config.drop_invalid)
     full = dag.create_pipeline(
-        config, folder.locations(data_source=data, data_root=os.path.dirname(report.staged_csv)),
+        config, folder.locations(data),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(folder.metadata_path))
     # A partial run (TFX RunOptions): Transform and what it needs, the DAG's own wiring.
     tfx.orchestration.LocalDagRunner().run(full, run_options=RunOptions(to_nodes=[dag.TRANSFORM]))

@@ -1,10 +1,11 @@
 """The input CSV's row-level checks and cleaning, streamed: one implementation for every user.
 
-Used by the local pre-check (pipeline/input_check.py, which stages a copy for CsvExampleGen)
-and by the in-DAG ExampleGen (components/csv_input/executor.py, at Beam scale). A file is read
-line by line (`check_file`), so memory does not grow with its size; what spans rows or files
-(duplicate ids, column types, optional columns present in some files only) is kept in small
-mergeable summaries (`FileSummary`) and judged once at the end (`check_summaries`).
+Run by the pipeline's ExampleGen (components/checked_csv_example_gen.py, at Beam scale) and by
+the local pre-check `fakenews stage` (pipeline/input_check.py). A file is read line by line
+(`check_file`), so memory does not grow with its size; what spans rows or files (duplicate
+ids, column types, optional columns present in some files only) is kept in mergeable summaries
+(`FileSummary`: a few values, and 8 bytes per row for the duplicate-id count) and judged once
+at the end (`check_summaries`).
 
 What happens to each kind of bad input (the table is in README, "What happens when things go
 wrong"; tests/test_bad_data.py proves each row):
@@ -26,12 +27,16 @@ wrong"; tests/test_bad_data.py proves each row):
 
 from __future__ import annotations
 
+import array
 import csv
 import dataclasses
+import hashlib
 import itertools
 import json
 import re
 from typing import Iterable, Iterator, NamedTuple, Protocol
+
+import numpy as np
 
 from preprocessing import features
 from preprocessing.stopwords import english_stopwords
@@ -44,6 +49,11 @@ VALID_LABELS = {"0": "0", "1": "1"}
 
 CSV_FIELD_LIMIT = 64 * 1024 * 1024  # Characters: a single 1 MB+ article is legitimate input.
 csv.field_size_limit(CSV_FIELD_LIMIT)
+
+
+# The custom property of the ExampleGen's examples artifact that records, in ML Metadata, the
+# counts of the checks that produced them (InputCounts.counts_json).
+INPUT_COUNTS_PROPERTY = "input_counts"
 
 
 class InputError(ValueError):
@@ -99,6 +109,10 @@ class InputCounts:
     def counts_json(self) -> str:
         """The counts alone, as ML Metadata records them with the examples."""
         return json.dumps({f.name: getattr(self, f.name) for f in dataclasses.fields(InputCounts)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, counts_json: str) -> InputCounts:
+        return cls(**json.loads(counts_json))
 
     def cleaning_counts(self) -> dict[str, int]:
         """What was cleaned, skipped or filled, by the names the run summary shows."""
@@ -156,11 +170,12 @@ def csv_value_type(value: str) -> str | None:
 
 # ExampleGen splits by a hash of the id's serialized tf.train.Feature
 # (tfx.components.example_gen.base_example_gen_executor._PartitionFn): 7 as an int64 and "7"
-# as text land in different buckets, and CsvExampleGen types the whole column by its values.
-# An all-integer id column would be hashed as int64, and one text id joining it would turn
-# the column to text and re-draw every row's split (4 rows in 9 change sides). So every id
-# is text: one that would read as a number gets ID_MARK in front (so does one that starts
-# with it, to keep distinct ids distinct), and a row's split depends on its own id alone.
+# as text land in different buckets. TFX's CsvExampleGen types the whole column by its
+# values, so one text id joining integer ids would re-draw every row's split (4 rows in 9
+# change sides); the pipeline's ExampleGen writes every id as text, so its split depends on
+# the id alone. An id that would read as a number gets ID_MARK in front (so does one that
+# starts with it, to keep distinct ids distinct): the form the staged CSV gave ids when
+# CsvExampleGen read it, kept so that every row stays in the split earlier runs gave it.
 ID_MARK = "#"
 
 
@@ -182,16 +197,22 @@ class TypeWitness(NamedTuple):
 
 @dataclasses.dataclass
 class FileSummary:
-    """What one file's check leaves to judge across files; small whatever the file's size."""
+    """What one file's check leaves to judge across files: a few values, and 8 bytes per row."""
 
     counts: InputCounts = dataclasses.field(default_factory=InputCounts)
     column_types: dict[str, TypeWitness] = dataclasses.field(default_factory=dict)  # Text columns only.
     # Per optional column (title, author) the configuration names: a file that has it, one that lacks it.
     has_column: dict[str, str] = dataclasses.field(default_factory=dict)
     lacks_column: dict[str, str] = dataclasses.field(default_factory=dict)
+    # A 64-bit digest of each kept row's id, for the duplicate-id count across files: 8 bytes a
+    # row, where the ids themselves took 120 (a set, locally) to 290 (Beam's per-id count) bytes
+    # (bench/bench_input_memory.py). Two different ids share a digest with odds of about
+    # rows² / 2⁶⁵: 5e-8 for 1.4 million rows.
+    id_digests: array.array = dataclasses.field(default_factory=lambda: array.array("Q"))
 
     def add(self, other: FileSummary) -> None:
         self.counts.add(other.counts)
+        self.id_digests.extend(other.id_digests)
         for key, witness in other.column_types.items():
             mine = self.column_types.get(key)
             if mine is None or _TYPE_RANK[witness.kind] > _TYPE_RANK[mine.kind]:
@@ -206,6 +227,15 @@ class FileSummary:
         mine = self.column_types.get(key)
         if kind is not None and (mine is None or _TYPE_RANK[kind] > _TYPE_RANK[mine.kind]):
             self.column_types[key] = TypeWitness(kind, path, line, value)
+
+    def note_id(self, value: str) -> None:
+        digest = hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest()
+        self.id_digests.append(int.from_bytes(digest, "little"))
+
+    def duplicate_ids(self) -> int:
+        """Rows whose id an earlier row (of any file summarised here) has."""
+        digests = np.frombuffer(self.id_digests, dtype=np.uint64)
+        return len(digests) - len(np.unique(digests))
 
 
 def _decoded_lines(path: str, lines: Iterable[bytes], counts: InputCounts) -> Iterator[str]:
@@ -297,8 +327,8 @@ def check_file(
     """The file's rows, checked and cleaned, by canonical column; counts into summary as it goes.
 
     lines: the file's bytes split after each b"\\n" (a binary file object iterates so), read
-    lazily. Raises InputError on a fatal problem. Duplicate ids are the caller's to count (they
-    span files): every yielded row's id is final.
+    lazily. Raises InputError on a fatal problem. Every yielded row's id is final; duplicates
+    are counted across files by check_summaries.
     """
     counts = summary.counts
     rows = _rows(path, _decoded_lines(path, lines, counts))
@@ -351,13 +381,15 @@ def check_file(
         values[_LABEL] = VALID_LABELS[label]
         counts.label_counts[values[_LABEL]] += 1
         counts.rows_staged += 1
+        summary.note_id(values[_ID])
         yield values
     if counts.rows_read == rows_before:
         raise InputError(f"{path}: no data rows, only a header")
 
 
 def check_summaries(data: str, columns: ColumnNames, summary: FileSummary) -> None:
-    """The checks across all files, once every file is read; raises InputError.
+    """The checks across all files, once every file is read; raises InputError. Then counts
+    the duplicate ids into summary.counts.
 
     A text column in which every value parses as a number becomes an INT or FLOAT feature in
     CsvExampleGen, and the string ops of the Transform graph fail on it deep inside Beam. Such
@@ -385,4 +417,5 @@ def check_summaries(data: str, columns: ColumnNames, summary: FileSummary) -> No
                 f"{witness.path}:{witness.line}: every value of column {getattr(columns, key)!r} is a number"
                 f" (here {witness.value!r}); a {key} column must hold text ({hint})"
             )
+    summary.counts.duplicate_ids = summary.duplicate_ids()
 

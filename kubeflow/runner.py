@@ -52,18 +52,15 @@ def _check_bucket_uri(flag: str, uri: str) -> None:
                          f" ({', '.join(f'{name}://' for name in BUCKET_SCHEMES)}), got {uri!r}")
 
 
-def kubeflow_locations(pipeline_root: str, data_root: str) -> Locations:
+def kubeflow_locations(pipeline_root: str, data: str) -> Locations:
     """Where a cluster run's things live: the pipeline root is the bucket URI as given, and the
     Pusher writes under it (<pipeline_root>/serving/<model_name>), where serving reads.
 
-    data_root: the bucket folder holding the staged CSV (`fakenews stage`, then upload)."""
+    data: the raw CSV as uploaded, a file or a folder of them; the ExampleGen checks it."""
     _check_bucket_uri("--pipeline-root", pipeline_root)
-    _check_bucket_uri("--data-root", data_root)
-    if data_root.endswith(".csv"):
-        raise ValueError(f"--data-root: CsvExampleGen reads a folder; pass the folder of {data_root!r}")
+    _check_bucket_uri("--data", data)
     pipeline_root = pipeline_root.rstrip("/")
-    return Locations(data_source=data_root, data_root=data_root, pipeline_root=pipeline_root,
-                     serving_root=f"{pipeline_root}/serving")
+    return Locations(data=data.rstrip("/"), pipeline_root=pipeline_root, serving_root=f"{pipeline_root}/serving")
 
 
 def check_image(image: str) -> None:

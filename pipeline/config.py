@@ -78,8 +78,7 @@ class PipelineConfig:
 class Locations:
     """Where a run's things live: local folders, or bucket URIs on Kubeflow."""
 
-    data_source: str  # The input the user named (a CSV or a folder of them), shown in the report.
-    data_root: str  # The folder of staged CSV that CsvExampleGen ingests.
+    data: str  # The raw input: a CSV file or a folder of them, which the ExampleGen checks and reads.
     pipeline_root: str  # TFX's pipeline root: every component's artifacts.
     serving_root: str  # The Pusher writes <serving_root>/<model_name>/<version>/.
 

@@ -15,8 +15,8 @@ import absl.logging
 
 from tfx import v1 as tfx
 
+from components.input_checks import InputError
 from pipeline.config import PipelineConfig
-from pipeline.input_check import StagingReport, check_and_stage
 from pipeline.pipeline import create_pipeline
 from pipeline.run_folder import RunFolder
 
@@ -141,20 +141,30 @@ def _fail_unfinished_executions(metadata_path: str, since_ms: int) -> None:
         logging.getLogger(__name__).exception("could not mark the interrupted executions FAILED")
 
 
-def run(config: PipelineConfig, data: str, folder: RunFolder,
-        out: TextIO | None = None) -> tuple[StagingReport, dict[str, float]]:
-    """Checks and stages the input `data` (a CSV or a folder of them), then runs the whole DAG
-    with its artifacts, metadata and pushed models in `folder`. Returns the staging report and
-    each component's wall time in seconds. Raises InputError before Beam starts on bad input,
-    and RunInterrupted if SIGTERM arrives during the run. Progress goes to `out`, by default
-    the sys.stdout of the moment (not of import time, which a test may have replaced)."""
+def _input_error(error: BaseException) -> InputError | None:
+    """The InputError behind a failed run, if bad input is what failed it: the ExampleGen's
+    checks raise it inside Beam, which may re-raise it with its own type around it."""
+    while error is not None:
+        if isinstance(error, InputError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def run(config: PipelineConfig, data: str, folder: RunFolder, out: TextIO | None = None) -> dict[str, float]:
+    """Runs the whole DAG on the input `data` (a CSV file or a folder of them), with its
+    artifacts, metadata and pushed models in `folder`; its ExampleGen checks the input. Returns
+    each component's wall time in seconds. Raises InputError on bad input (the ExampleGen's
+    one-line message), and RunInterrupted if SIGTERM arrives during the run. Progress goes to
+    `out`, by default the sys.stdout of the moment (not of import time, which a test may have
+    replaced)."""
     out = out or sys.stdout
-    report = check_and_stage(data, folder.staging_dir, config.columns, config.drop_invalid)
-    print(f"Input: {report.rows_staged:,} rows from {len(report.files)} file(s) → {report.staged_csv}", file=out)
+    if not os.path.exists(data):  # Before the logs and Beam: the one mistake found without them.
+        raise InputError(f"{data}: no such file or folder")
     os.makedirs(folder.path, exist_ok=True)
     pipeline = create_pipeline(
         config,
-        folder.locations(data_source=data, data_root=os.path.dirname(report.staged_csv)),
+        folder.locations(data),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             folder.metadata_path
         ),
@@ -162,10 +172,13 @@ def run(config: PipelineConfig, data: str, folder: RunFolder,
     progress = ComponentProgress(lambda line: print(line, file=out, flush=True))
     started_ms = int(time.time() * 1000)
     with _logging_to(folder.log_path, progress), _sigterm_interrupts(progress):
-        print(f"Log:   {folder.log_path}", file=out, flush=True)  # Named once it exists, not before the check.
+        print(f"Input: {data}\nLog:   {folder.log_path}", file=out, flush=True)
         try:
             tfx.orchestration.LocalDagRunner().run(pipeline)
-        except BaseException:
+        except BaseException as error:
             _fail_unfinished_executions(folder.metadata_path, started_ms)
+            bad_input = _input_error(error)
+            if bad_input is not None and bad_input is not error:
+                raise InputError(str(bad_input)) from None
             raise
-    return report, progress.durations
+    return progress.durations

@@ -1,6 +1,6 @@
 r"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Kubeflow runners.
 
-CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
+CsvExampleGen (checks the raw CSV) -> StatisticsGen -> SchemaGen -> ExampleValidator
              \-> Transform -> Trainer -> ServedModelBaseline -> Evaluator -> Pusher
                                      \----------------------/          \-> EvaluationReport
 
@@ -15,6 +15,7 @@ from typing import Any
 from tfx import v1 as tfx
 
 from components.baseline import MIN_AUC, BaselineAwareEvaluator, ServedModelBaseline
+from components.checked_csv_example_gen import CheckedCsvExampleGen
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
@@ -68,8 +69,11 @@ def create_pipeline(
     if run_parameters:
         settings = {name: tfx.dsl.experimental.RuntimeParameter(name=name, ptype=type(value), default=value)
                     for name, value in settings.items()}
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=locations.data_root,
+    example_gen = CheckedCsvExampleGen(
+        data=locations.data,
+        columns=config.columns,
+        drop_invalid=config.drop_invalid,
+        code=code_fingerprint(CheckedCsvExampleGen.__module__),
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(
                 splits=[
@@ -80,7 +84,7 @@ def create_pipeline(
                 partition_feature_name=features.ID_KEY,
             )
         ),
-    )
+    ).with_id(EXAMPLE_GEN)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
@@ -131,8 +135,8 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"],
         statistics=statistics_gen.outputs["statistics"],
-        data_source=locations.data_source,
-        input_base=locations.data_root,
+        examples=example_gen.outputs["examples"],
+        data_source=locations.data,
         code=code_fingerprint(EvaluationReport.__module__),
     ).with_id(EVALUATION_REPORT)
     pusher = AtomicPusher(

@@ -22,11 +22,6 @@ class RunFolder:
         return os.path.join(self.path, "metadata.sqlite")
 
     @property
-    def staging_dir(self) -> str:
-        """The input check's staged copies, one folder per distinct content."""
-        return os.path.join(self.path, "staged")
-
-    @property
     def serving_root(self) -> str:
         return os.path.join(self.path, "serving")
 
@@ -38,6 +33,5 @@ class RunFolder:
     def log_path(self) -> str:
         return os.path.join(self.path, "run.log")
 
-    def locations(self, data_source: str, data_root: str) -> Locations:
-        return Locations(data_source=data_source, data_root=data_root,
-                         pipeline_root=self.pipeline_root, serving_root=self.serving_root)
+    def locations(self, data: str) -> Locations:
+        return Locations(data=data, pipeline_root=self.pipeline_root, serving_root=self.serving_root)

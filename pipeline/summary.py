@@ -1,6 +1,6 @@
-"""The end-of-run summary: component states from ML Metadata, the input's counts, anomalies,
-and the evaluation as the EvaluationReport wrote it (its report.json: split counts, metrics,
-the blessing). The report is printed after the summary and explains the blessing; the summary
+"""The end-of-run summary: component states from ML Metadata, anomalies, and what the
+EvaluationReport wrote in its report.json: the input checks' counts, split counts, metrics,
+the blessing. The report is printed after the summary and explains the blessing; the summary
 only says which way it went, so the reasons are stated once, by the report's own code."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.input_checks import InputCounts
 from components.report import layout
 from pipeline import pipeline as dag
-from pipeline.input_check import StagingReport
 
 _STATE_NAMES = {
     metadata_store_pb2.Execution.COMPLETE: "ran",
@@ -28,7 +28,6 @@ _STATE_NAMES = {
 
 @dataclasses.dataclass
 class RunSummary:
-    report: StagingReport | None
     components: dict[str, tuple[str, float | None]]  # id -> (state, seconds)
     anomalies: dict[str, list[str]]  # split -> "feature: description"
     evaluation: dict[str, Any] | None  # The EvaluationReport's report.json; None without one.
@@ -38,6 +37,11 @@ class RunSummary:
     @property
     def blessed(self) -> bool | None:
         return None if self.evaluation is None else bool(self.evaluation["blessed"])
+
+    @property
+    def input_counts(self) -> InputCounts | None:
+        """What the ExampleGen's checks read, kept, cleaned and skipped."""
+        return None if self.evaluation is None else InputCounts(**self.evaluation["input_counts"])
 
     @property
     def split_rows(self) -> dict[str, int]:
@@ -95,8 +99,7 @@ def _anomalies(anomalies_uri: str) -> dict[str, list[str]]:
     return found
 
 
-def collect(metadata_path: str, pipeline_name: str, report: StagingReport | None,
-            durations: dict[str, float]) -> RunSummary:
+def collect(metadata_path: str, pipeline_name: str, durations: dict[str, float]) -> RunSummary:
     executions, outputs = latest_run_outputs(metadata_path, pipeline_name)
     first = lambda node, key: (outputs.get(node, {}).get(key) or [None])[0]  # noqa: E731
     report_artifact = first(dag.EVALUATION_REPORT, "report")
@@ -110,7 +113,6 @@ def collect(metadata_path: str, pipeline_name: str, report: StagingReport | None
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         pushed_path = pushed.custom_properties["pushed_destination"].string_value
     return RunSummary(
-        report=report,
         components={
             node: (_STATE_NAMES.get(execution.last_known_state, "?"), durations.get(node))
             for node, execution in sorted(executions.items(), key=lambda item: item[1].id)
@@ -128,8 +130,8 @@ _METRIC_ORDER = ("example_count", "auc", "auc_precision_recall", "loss", "binary
 
 def render(summary: RunSummary) -> str:
     lines = ["", "Run summary", "==========="]
-    if summary.report:
-        first, *rest = summary.report.summary_lines()
+    if summary.input_counts:
+        first, *rest = summary.input_counts.summary_lines()
         lines.append(f"Input:       {first}")
         lines.extend(f"             {line}" for line in rest)
     if summary.split_rows:

@@ -35,7 +35,6 @@ class PipelineRun:
     config: object  # pipeline.config.PipelineConfig
     data: str  # The input CSV.
     folder: object  # pipeline.run_folder.RunFolder
-    report: object  # pipeline.input_check.StagingReport
     durations: dict
     summary: object  # pipeline.summary.RunSummary
 
@@ -69,9 +68,9 @@ def run_pipeline(config, data: str | os.PathLike, output: str | os.PathLike) -> 
     from pipeline.run_folder import RunFolder
 
     folder = RunFolder(str(output))
-    report, durations = local_runner.run(config, str(data), folder)
-    return PipelineRun(config, str(data), folder, report, durations,
-                       summary.collect(folder.metadata_path, config.pipeline_name, report, durations))
+    durations = local_runner.run(config, str(data), folder)
+    return PipelineRun(config, str(data), folder, durations,
+                       summary.collect(folder.metadata_path, config.pipeline_name, durations))
 
 
 _running: list[pytest.Item] = []  # The test being set up, run or torn down.

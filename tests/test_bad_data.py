@@ -276,19 +276,20 @@ def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
     run = run_pipeline(config, data, tmp_path / "run")
 
     assert {state for state, _ in run.summary.components.values()} == {"ran"}, run.summary.components
-    assert run.report.rows_staged == 300 + 11
-    assert sum(run.summary.split_rows.values()) == run.report.rows_staged
+    counts = run.summary.input_counts  # As the ExampleGen's checks recorded them, in the DAG.
+    assert counts.rows_staged == 300 + 11
+    assert sum(run.summary.split_rows.values()) == counts.rows_staged
     # Real articles have empty texts and quoted newlines of their own: count the junk on top.
     real_report = check_and_stage(real_csv, tmp_path / "real-staged")
-    added = {field: getattr(run.report, field) - getattr(real_report, field) for field in COUNT_FIELDS}
+    added = {field: getattr(counts, field) - getattr(real_report, field) for field in COUNT_FIELDS}
     assert added == {"invalid_labels_skipped": 2, "blank_lines_skipped": 1, "empty_texts": 1,
                      "empty_documents": 1, "letterless_documents": 2, "non_latin_documents": 1,
                      "stopword_only_documents": 1, "multiline_rows_joined": 1, "duplicate_ids": 1, "missing_ids_filled": 1,
                      "nul_bytes_removed": 2}
-    assert run.report.ignored_columns == ["source"]
+    assert counts.ignored_columns == ["source"]
     shown = render(run.summary)
-    assert f"{run.report.rows_staged} rows staged of {run.report.rows_read} read" in shown
-    for name, count in run.report.cleaning_counts().items():
+    assert f"{counts.rows_staged} rows staged of {counts.rows_read} read" in shown
+    for name, count in counts.cleaning_counts().items():
         assert (f"{name}: {count:,}" in shown) == bool(count), shown
     assert "columns not used: source" in shown
 

@@ -70,7 +70,7 @@ ABBREVIATIONS = [
     ("serve", ["--model-base", "x"], "--poll-seconds", ["1"]),
     ("predict", ["--rest", "http://localhost:1", "--text", "t"], "--timeout", ["5"]),
     ("stage", ["--data", "x.csv", "--output", "staged"], "--drop-invalid", []),
-    ("compile-kubeflow", ["--image", "fakenews:0.1.0", "--pipeline-root", "gs://b/f", "--data-root", "gs://b/s",
+    ("compile-kubeflow", ["--image", "fakenews:0.1.0", "--pipeline-root", "gs://b/f", "--data", "gs://b/s",
                           "--manifests-dir", "m"], "--model-pvc", ["notebook"]),
 ]
 
@@ -87,18 +87,6 @@ def test_an_abbreviated_flag_is_an_error(capsys, command, needed, option, value)
         cli.main([command, *needed, abbreviated, *value])
     assert exit_.value.code == 2
     assert f"unrecognized arguments: {abbreviated}" in capsys.readouterr().err
-
-
-def test_a_failed_input_check_names_no_run_log(capsys, tmp_path):
-    """The check runs before the log is opened: no message may point at a log not written."""
-    data = tmp_path / "bad.csv"
-    data.write_text("id,title,author,text,label\n1,t,a,b,fake\n", encoding="utf-8")
-    assert cli.main(["run", "--data", str(data), "--output", str(tmp_path / "run")]) == 2
-    out, err = capsys.readouterr()
-    assert err == f"error: {data}:2: label 'fake' is not 0 or 1 (pass --drop-invalid to skip and count such rows)\n"
-    log = RunFolder(str(tmp_path / "run")).log_path
-    assert "run.log" not in out + err
-    assert not os.path.exists(log)
 
 
 def test_stage_takes_runs_input_flags_and_prints_its_input_counts(capsys, tmp_path):
@@ -139,7 +127,7 @@ def test_commands_print_no_third_party_future_warning(tmp_path):
     env.pop("PYTHONWARNINGS", None)
     done = subprocess.run(
         [sys.executable, "-m", "fakenews", "compile-kubeflow", "--image", "fakenews:0.1.0", "--pipeline-root",
-         "gs://b/f", "--data-root", "gs://b/s", "--output", str(tmp_path / "pipeline.json")],
+         "gs://b/f", "--data", "gs://b/s", "--output", str(tmp_path / "pipeline.json")],
         env=env, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "FutureWarning" not in done.stderr, done.stderr

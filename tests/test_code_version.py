@@ -18,6 +18,7 @@ from pipeline.config import RUN_FN, Locations, PipelineConfig
 REPO = pathlib.Path(code_version.__file__).resolve().parent.parent
 # The module each component of ours runs (pipeline.py passes the same).
 ENTRY_MODULES = {
+    dag.EXAMPLE_GEN: ("components.checked_csv_example_gen",),
     dag.TRANSFORM: ("preprocessing.transform",),
     dag.TRAINER: ("components.trainer", "components.tunable_trainer"),
     dag.SERVED_BASELINE: ("components.baseline",),
@@ -47,13 +48,15 @@ def changed_after_editing(root: pathlib.Path, relative_path: str) -> set[str]:
 
 
 def test_create_pipeline_passes_each_component_its_fingerprint(tmp_path):
-    locations = Locations(data_source="d.csv", data_root=str(tmp_path), pipeline_root=str(tmp_path),
+    locations = Locations(data=str(tmp_path / "d.csv"), pipeline_root=str(tmp_path),
                           serving_root=str(tmp_path / "serving"))
     pipeline = dag.create_pipeline(PipelineConfig(), locations)
     nodes = {component.id: component for component in pipeline.components}
     expected = fingerprints(REPO)
     for node in (dag.TRANSFORM, dag.TRAINER, dag.PUSHER):  # custom_config: a JSON string.
         assert json.loads(nodes[node].exec_properties["custom_config"])["code"] == expected[node]
+    example_gen_config = json.loads(nodes[dag.EXAMPLE_GEN].exec_properties["custom_config"])  # A packed Struct.
+    assert example_gen_config["custom_config"]["value"]["code"] == expected[dag.EXAMPLE_GEN]
     for node in (dag.SERVED_BASELINE, dag.EVALUATOR, dag.EVALUATION_REPORT):
         assert nodes[node].exec_properties["code"] == expected[node]
 
@@ -97,9 +100,15 @@ def test_the_pipeline_still_builds_after_the_trainer_reloads_its_module_code(tmp
 
     from tfx.utils import import_utils
 
-    locations = Locations(data_source="d.csv", data_root=str(tmp_path), pipeline_root=str(tmp_path),
+    locations = Locations(data=str(tmp_path / "d.csv"), pipeline_root=str(tmp_path),
                           serving_root=str(tmp_path / "serving"))
     dag.create_pipeline(PipelineConfig(), locations)
     import_utils.import_func_from_module(*RUN_FN.rsplit(".", 1))
     importlib.reload(importlib.import_module(RUN_FN.rsplit(".", 1)[0]))  # As a second Trainer run does.
     dag.create_pipeline(PipelineConfig(), locations)
+
+
+def test_editing_the_input_checks_changes_the_example_gen_and_the_report_that_shows_their_counts(project_copy):
+    # The rest re-runs through the new examples artifact, if its content changed.
+    assert changed_after_editing(project_copy, "components/input_checks.py") == {dag.EXAMPLE_GEN, dag.EVALUATION_REPORT}
+    assert changed_after_editing(project_copy, "components/checked_csv_example_gen.py") == {dag.EXAMPLE_GEN}

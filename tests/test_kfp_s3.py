@@ -19,7 +19,7 @@ from tests.kfp_local import RESOLVER_UNSUPPORTED, LocalKfp, UnsupportedSpec
 
 IMAGE = "registry.example.com/fakenews:0.1.0"
 PIPELINE_ROOT = "s3://my-bucket/fakenews"
-DATA_ROOT = "s3://my-bucket/fakenews/staged/0123456789abcdef"
+DATA = "s3://my-bucket/fakenews/data/train.csv"
 MINIO = "http://minio-service.kubeflow:9000"
 SECRET = "mlpipeline-minio-artifact"
 
@@ -29,7 +29,7 @@ def compiled(tmp_path_factory) -> tuple[pipeline_spec_pb2.PipelineSpec, pipeline
     """`compile-kubeflow` for MinIO, as its README section shows, with KFP's own MinIO secret."""
     out = tmp_path_factory.mktemp("kfp-s3") / "pipeline.yaml"
     assert cli.main(["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT,
-                     "--data-root", DATA_ROOT, "--output", str(out), "--s3-endpoint", MINIO,
+                     "--data", DATA, "--output", str(out), "--s3-endpoint", MINIO,
                      "--s3-region", "us-east-1", "--s3-credentials-secret", SECRET,
                      "--s3-secret-keys", "accesskey,secretkey"]) == 0
     spec_doc, platform_doc = yaml.safe_load_all(out.read_text(encoding="utf-8"))
@@ -92,12 +92,12 @@ def test_executing_refuses_a_resolver_as_kfp_does():
     ({"--s3-endpoint": "minio-service:9000"}, "--s3-endpoint: expected http(s)://HOST[:PORT]"),
     ({"--s3-secret-keys": "accesskey"}, "--s3-secret-keys: expected ACCESS_KEY_KEY,SECRET_KEY_KEY"),
     ({"--output": "pipeline.json"}, "--s3-credentials-secret: Kubernetes secrets reach the tasks through the .yaml"),
-    ({"--pipeline-root": "gs://b/f", "--data-root": "gs://b/f/staged/x"},
-     "--s3-credentials-secret: neither --pipeline-root nor --data-root is an s3:// URI"),
+    ({"--pipeline-root": "gs://b/f", "--data": "gs://b/f/staged/x"},
+     "--s3-credentials-secret: neither --pipeline-root nor --data is an s3:// URI"),
 ])
 def test_bad_s3_flags_fail_before_compiling(change, message, capsys, monkeypatch):
     monkeypatch.setattr(runner, "compile_pipeline", lambda *args: pytest.fail("compiled despite a bad flag"))
-    flags = {"--image": IMAGE, "--pipeline-root": PIPELINE_ROOT, "--data-root": DATA_ROOT,
+    flags = {"--image": IMAGE, "--pipeline-root": PIPELINE_ROOT, "--data": DATA,
              "--output": "pipeline.yaml", "--s3-credentials-secret": SECRET, **change}
     assert cli.main(["compile-kubeflow", *(item for pair in flags.items() for item in pair)]) == 2
     assert message in capsys.readouterr().err

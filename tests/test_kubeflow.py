@@ -3,6 +3,7 @@ protos and checked against the very pipeline object the local runner runs."""
 
 from __future__ import annotations
 
+import json
 import dataclasses
 import importlib
 import pathlib
@@ -23,7 +24,7 @@ from pipeline.run_folder import RunFolder
 
 IMAGE = "europe-docker.pkg.dev/my-project/pipelines/fakenews:0.1.0"
 PIPELINE_ROOT = "gs://my-bucket/fakenews"
-DATA_ROOT = "gs://my-bucket/fakenews/staged/0123456789abcdef"
+DATA = "gs://my-bucket/fakenews/data/train.csv"
 DATAFLOW_FLAGS = ["--dataflow-project", "my-project", "--dataflow-region", "europe-west1",
                   "--dataflow-temp-location", "gs://my-bucket/tmp", "--dataflow-max-workers", "5"]
 DATAFLOW_ARGS = beam_args("dataflow", BeamSettings(project="my-project", region="europe-west1",
@@ -66,7 +67,7 @@ def config() -> PipelineConfig:
 
 @pytest.fixture(scope="module")
 def locations() -> Locations:
-    return runner.kubeflow_locations(PIPELINE_ROOT, DATA_ROOT)
+    return runner.kubeflow_locations(PIPELINE_ROOT, DATA)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def compiled(tmp_path_factory) -> Compiled:
     """One compilation through the CLI, as a user runs it; the output parsed strictly (a field
     the KFP protos do not define raises)."""
     out = tmp_path_factory.mktemp("kfp")
-    argv = ["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data-root", DATA_ROOT,
+    argv = ["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data", DATA,
             "--output", str(out / "pipeline.json"), "--beam-preset", "dataflow", *DATAFLOW_FLAGS,
             "--manifests-dir", str(out / "manifests")]
     assert cli.main(argv) == 0
@@ -92,7 +93,7 @@ def local_pipeline(tmp_path_factory) -> tfx.dsl.Pipeline:
     output = tmp_path_factory.mktemp("local")
     folder = RunFolder(str(output))
     return wiring.create_pipeline(
-        PipelineConfig(), folder.locations(data_source=str(output / "data.csv"), data_root=str(output / "staged")),
+        PipelineConfig(), folder.locations(str(output / "data.csv")),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(folder.metadata_path),
     )
 
@@ -187,8 +188,11 @@ def test_beam_preset_reaches_the_beam_components(compiled, local_pipeline):
     assert tuple(driver.args[-tail:]) == DATAFLOW_ARGS
 
 
-def test_input_is_the_staged_bucket_folder(compiled):
-    assert compiled.parameter(wiring.EXAMPLE_GEN, "input_base") == DATA_ROOT
+def test_input_is_the_raw_csv_in_the_bucket(compiled):
+    """The file as uploaded: the ExampleGen task checks it (components/checked_csv_example_gen.py)."""
+    assert compiled.parameter(wiring.EXAMPLE_GEN, "input_base") == DATA.rsplit("/", 1)[0]
+    input_config = json.loads(compiled.parameter(wiring.EXAMPLE_GEN, "input_config"))
+    assert input_config["splits"] == [{"name": "single_split", "pattern": "train.csv"}]
 
 
 def test_manifests_serve_what_the_pusher_pushes(compiled, config):
@@ -220,8 +224,7 @@ def test_yaml_output_is_the_pipeline_spec_kfp_uploads(compiled, tmp_path):
     ({"--pipeline-root": "/tmp/fakenews"}, "--pipeline-root: expected a bucket URI"),
     ({"--pipeline-root": "minio://mlpipeline/fakenews"}, "the pipeline's tasks can open (gs://, s3://), got 'minio://"),
     ({"--pipeline-root": "https://example.com/fakenews"}, "the pipeline's tasks can open (gs://, s3://)"),
-    ({"--data-root": "data/staged/abc"}, "--data-root: expected a bucket URI"),
-    ({"--data-root": f"{DATA_ROOT}/data.csv"}, "CsvExampleGen reads a folder"),
+    ({"--data": "data/staged/abc"}, "--data: expected a bucket URI"),
     ({"--output": "pipeline.txt"}, "must end in .json (PipelineJob) or .yaml (PipelineSpec)"),
     ({"--beam-preset": "dataflow"}, "Beam preset 'dataflow' needs --dataflow-project"),
     ({"--model-pvc": "models"}, "add --manifests-dir"),
@@ -230,7 +233,7 @@ def test_bad_flags_fail_before_compiling(change, message, capsys, monkeypatch):
     for variable in ("FAKENEWS_DATAFLOW_PROJECT", "FAKENEWS_DATAFLOW_REGION", "FAKENEWS_DATAFLOW_TEMP_LOCATION"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(runner, "compile_pipeline", lambda *args: pytest.fail("compiled despite a bad flag"))
-    flags = {"--image": IMAGE, "--pipeline-root": PIPELINE_ROOT, "--data-root": DATA_ROOT,
+    flags = {"--image": IMAGE, "--pipeline-root": PIPELINE_ROOT, "--data": DATA,
              "--output": "pipeline.json", **change}
     assert cli.main(["compile-kubeflow", *(item for pair in flags.items() for item in pair)]) == 2
     assert message in capsys.readouterr().err
@@ -278,7 +281,7 @@ def test_no_baseline_turns_the_comparison_off(tmp_path):
     """--no-baseline compiles without the served-model baseline: the Evaluator then blesses
     on the absolute AUC bound alone."""
     out = tmp_path / "pipeline.yaml"
-    argv = ["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data-root", DATA_ROOT,
+    argv = ["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data", DATA,
             "--output", str(out), "--no-baseline"]
     assert cli.main(argv) == 0
     spec = json_format.ParseDict(yaml.safe_load(out.read_text(encoding="utf-8")), pipeline_spec_pb2.PipelineSpec())

@@ -22,7 +22,7 @@ from pipeline.config import Columns
 
 IMAGE = "europe-docker.pkg.dev/my-project/pipelines/fakenews:0.1.0"
 BUCKET_FLAGS = ["--image", IMAGE, "--pipeline-root", "gs://my-bucket/fakenews",
-                "--data-root", "gs://my-bucket/fakenews/staged/0123"]
+                "--data", "gs://my-bucket/fakenews/data"]
 OPTIONS = ["--preset", "notebook", "--epochs", "3", "--batch-size", "32", "--ensemble-size", "2",
            "--min-auc", "0.7", "--split", "3:2", "--truncating", "post"]
 RESOURCE_FLAGS = ["--task-cpu", "500m", "--task-memory", "1Gi", "--trainer-cpu", "3:4",

@@ -24,6 +24,7 @@ from tfx.types.experimental.simple_artifacts import File
 from tfx.utils import import_utils
 
 from components.evaluation import eval_config
+from components.input_checks import InputCounts
 from components.report import blessing, layout, model_card, plots, render, writer
 from components.report.component import EvaluationReport
 from components.report.inputs import Layer, Report, ServedModel, SplitCounts
@@ -256,7 +257,8 @@ def report(scored) -> Report:
         classification=classification_report(overall.confusion),
         splits={"train": SplitCounts(rows=670, unreliable=173), "eval": SplitCounts(rows=330, unreliable=90)},
         data_source="/data/articles.csv",
-        input_base="/runs/x/staged/abc",
+        input_counts=InputCounts(rows_read=1_002, rows_staged=1_000, invalid_labels_skipped=2,
+                                 label_counts={"0": 737, "1": 263}),
         training={"epochs_run": 3, "best_epoch": 2, "parameter_count": 3_000_044, "threshold": 0.5,
                   "hyperparameters": {"preset": "notebook", "epochs": 10}, "history": {"val_loss": [0.5, 0.4, 0.45]}},
     )
@@ -297,7 +299,8 @@ def test_model_card_holds_data_model_metrics_and_limits(report):
         assert section in card
     assert "| eval | 330 | 90 | 27.3% |" in card
     assert "| total |  | 3,000,044 |" in card
-    assert "`/data/articles.csv`" in card and "`/runs/x/staged/abc`" in card
+    assert "`/data/articles.csv`" in card
+    assert "1,000 rows staged of 1,002 read (fake 263 / reliable 737); invalid labels skipped: 2." in card
     assert "3 of at most 10 epochs" in card and "best epoch 2, validation loss 0.4000" in card
     assert "Slice `author_present=1` has only 22 eval examples" in card
     for figure in layout.FIGURES:
@@ -329,7 +332,8 @@ def test_kubeflow_pod_can_import_the_executor_and_rebuild_the_output_type():
                  for key, value in task["inputs"]["artifacts"].items()}
     assert producers == {"evaluation": (wiring.EVALUATOR, "evaluation"), "blessing": (wiring.EVALUATOR, "blessing"),
                          "model": (wiring.TRAINER, "model"), "model_run": (wiring.TRAINER, "model_run"),
-                         "statistics": (wiring.STATISTICS_GEN, "statistics")}
+                         "statistics": (wiring.STATISTICS_GEN, "statistics"),
+                         "examples": (wiring.EXAMPLE_GEN, "examples")}
     component = spec["components"][task["componentRef"]["name"]]
     args = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]["args"]
     executor_path = args[args.index("--executor_class_path") + 1]

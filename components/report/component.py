@@ -25,19 +25,19 @@ def EvaluationReport(
     model: InputArtifact[artifacts.Model],
     model_run: InputArtifact[artifacts.ModelRun],
     statistics: InputArtifact[artifacts.ExampleStatistics],
+    examples: InputArtifact[artifacts.Examples],
     report: OutputArtifact[File],
     data_source: Parameter[str],
-    input_base: Parameter[str],
     code: Parameter[str],
 ) -> None:
-    """data_source: the input the user named; input_base: the staged folder CsvExampleGen read;
-    code: the fingerprint of this component's code (pipeline.code_version), read by TFX's cache
+    """examples: the ExampleGen's, for the input checks' counts recorded with them;
+    data_source: the input the user named; code: the fingerprint of this component's code (pipeline.code_version), read by TFX's cache
     only: a new fingerprint makes a new execution."""
     # Imported when the component runs, not when the DAG is defined or compiled: those need
     # neither matplotlib nor TFMA.
     from components.report import inputs, writer
 
     writer.write(
-        inputs.gather(evaluation, blessing, model, model_run, statistics, data_source, input_base),
+        inputs.gather(evaluation, blessing, model, model_run, statistics, examples, data_source),
         report.uri,
     )

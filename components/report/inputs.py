@@ -21,6 +21,7 @@ from components.report import blessing, tfma_results
 from components.report.layout import OVERALL_SLICE
 from components import training_summary
 from components.baseline import served_model_of
+from components.input_checks import INPUT_COUNTS_PROPERTY, InputCounts
 from components.report.metrics import classification_report
 from preprocessing import features
 
@@ -56,7 +57,7 @@ class Report:
     classification: dict[str, Any]  # scikit-learn's classification_report(output_dict=True) shape.
     splits: dict[str, SplitCounts]  # From StatisticsGen, by split name.
     data_source: str  # The input the user named (file or folder of CSV).
-    input_base: str  # The staged folder CsvExampleGen read.
+    input_counts: InputCounts  # What the ExampleGen's checks read, kept, cleaned and skipped.
     training: dict[str, Any]  # The Trainer's training summary (components/training_summary.py).
 
 
@@ -91,7 +92,7 @@ def split_counts(statistics: types.Artifact) -> dict[str, SplitCounts]:
 
 def gather(
     evaluation: types.Artifact, model_blessing: types.Artifact, model: types.Artifact,
-    model_run: types.Artifact, statistics: types.Artifact, data_source: str, input_base: str,
+    model_run: types.Artifact, statistics: types.Artifact, examples: types.Artifact, data_source: str,
 ) -> Report:
     result = tfma_results.read(evaluation.uri)
     baseline_uri = model_blessing.get_string_custom_property(
@@ -107,6 +108,6 @@ def gather(
         classification=classification_report(result.slices[OVERALL_SLICE].confusion),
         splits=split_counts(statistics),
         data_source=data_source,
-        input_base=input_base,
+        input_counts=InputCounts.from_json(examples.get_string_custom_property(INPUT_COUNTS_PROPERTY)),
         training=training_summary.read(model_run.uri),
     )

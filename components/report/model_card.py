@@ -99,7 +99,8 @@ def render(report: Report) -> str:
         f"{hyperparameters}",
         "## Data\n\n"
         f"- Source: `{report.data_source}`\n"
-        f"- Ingested by CsvExampleGen from `{report.input_base}` (the checked, staged copy), split by a hash of `id`.\n\n"
+        "- Checked and ingested by the pipeline's ExampleGen (`components/checked_csv_example_gen.py`),"
+        " split by a hash of `id`: " + "; ".join(report.input_counts.summary_lines()) + ".\n\n"
         f"{splits}",
         "## Evaluation (eval split)\n\n"
         f"```\n{format_classification_report(report.classification)}```\n\n"

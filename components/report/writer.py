@@ -45,7 +45,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "checks": [dataclasses.asdict(check) for check in report.checks],
         "splits": {split: dataclasses.asdict(counts) for split, counts in report.splits.items()},
         "data_source": report.data_source,
-        "input_base": report.input_base,
+        "input_counts": json.loads(report.input_counts.counts_json()),
     }
 
 

@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the pipeline image every task runs (make image), pinned: NAME:TAG or NAME@DIGEST")
     parser.add_argument("--pipeline-root", required=True, metavar="URI",
                         help="bucket URI for the run's artifacts; the model is pushed to URI/serving/<model>")
-    parser.add_argument("--data-root", required=True, metavar="URI",
-                        help="bucket folder holding the staged CSV (fakenews stage, then upload)")
+    parser.add_argument("--data", required=True, metavar="URI",
+                        help="bucket URI of the raw CSV, a file or a folder of them (the pipeline checks it;"
+                        " fakenews stage checks it locally first)")
     parser.add_argument("--output", default="pipeline.json",
                         help=".json: PipelineJob (Vertex AI Pipelines); .yaml: PipelineSpec (Kubeflow Pipelines UI,"
                         " kfp.Client) (default: %(default)s)")
@@ -65,8 +66,8 @@ def _s3_access(args: argparse.Namespace) -> S3Access | None:
                                       ("--s3-credentials-secret", args.s3_credentials_secret)) if value]
     if not given:
         return None
-    if not any(uri.startswith(f"{SCHEME}://") for uri in (args.pipeline_root, args.data_root)):
-        raise ValueError(f"{given[0]}: neither --pipeline-root nor --data-root is an {SCHEME}:// URI")
+    if not any(uri.startswith(f"{SCHEME}://") for uri in (args.pipeline_root, args.data)):
+        raise ValueError(f"{given[0]}: neither --pipeline-root nor --data is an {SCHEME}:// URI")
     return S3Access(endpoint=args.s3_endpoint, region=args.s3_region, credentials_secret=args.s3_credentials_secret,
                     secret_keys=tuple(key.strip() for key in args.s3_secret_keys.split(",")))
 
@@ -79,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
     # Everything that can be wrong with the flags is checked before the (slower) compilation.
     try:
         beam_args = beam_presets.beam_args(args.beam_preset, beam_presets.settings_from(args), args.image)
-        locations = runner.kubeflow_locations(args.pipeline_root, args.data_root)
+        locations = runner.kubeflow_locations(args.pipeline_root, args.data)
         config = pipeline_options.config_from(args, beam_args=beam_args + tuple(args.beam_arg),
                                               compare_with_baseline=not args.no_baseline)
         task_resources = resources.resources_from(args)
@@ -99,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
     tasks = len(job.pipeline_spec["root"]["dag"]["tasks"])
     print(f"Wrote {args.output}: {tasks} tasks on {args.image}, Beam preset '{args.beam_preset}'")
     print(f"  pipeline root: {locations.pipeline_root}")
-    print(f"  input:         {locations.data_root}")
+    print(f"  input:         {locations.data}")
     print(f"  model pushed:  {serving_base}")
     print("  run parameters (a run may change them): "
           + ", ".join(f"{name}={value}" for name, value in run_parameter_values(config).items()))

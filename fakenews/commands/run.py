@@ -41,10 +41,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     folder = RunFolder(os.path.abspath(args.output))
     started = time.monotonic()
-    # The log's path is printed by the runner once it writes the log: a bad input stops before.
     print(f"Running pipeline '{config.pipeline_name}' → {folder.path}")
     try:
-        report, durations = local_runner.run(config, os.path.abspath(args.data), folder)
+        durations = local_runner.run(config, os.path.abspath(args.data), folder)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -60,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: pipeline failed: {type(error).__name__}: {error}".splitlines()[0]
               + f"\n       full log: {folder.log_path}", file=sys.stderr)
         return 1
-    print(summary.render(summary.collect(folder.metadata_path, config.pipeline_name, report, durations)))
+    print(summary.render(summary.collect(folder.metadata_path, config.pipeline_name, durations)))
     evaluation_report.show(folder.metadata_path, config.pipeline_name)
     print(f"Total wall time: {time.monotonic() - started:.0f} s")
     return 0

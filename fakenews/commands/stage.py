@@ -1,8 +1,10 @@
-"""`fakenews stage`: check the input and write the staged CSV CsvExampleGen reads.
+"""`fakenews stage`: the local pre-check. Runs the checks the pipeline's ExampleGen runs
+(components/input_checks.py) on this machine, prints their counts, and writes the checked rows
+as one CSV, a row a line.
 
-The local run stages by itself; for Kubeflow, stage here, upload the printed file's folder
-to the bucket, and pass that folder to `fakenews compile-kubeflow --data-root`. The input
-flags and the counts printed are `fakenews run`'s.
+Neither runner needs the staged copy (both read the raw CSV and check it in the DAG): it is a
+fast way to find a bad row before uploading a file for a Kubeflow run, and a clean copy to
+read. The input flags and the counts printed are `fakenews run`'s.
 """
 
 from __future__ import annotations

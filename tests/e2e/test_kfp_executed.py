@@ -12,6 +12,7 @@ names the served version it lost to."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 from typing import Iterator
 
@@ -22,6 +23,7 @@ from google.protobuf import json_format
 from moto.server import ThreadedMotoServer
 
 from components.hyperparameters import hyperparameters_for
+from components.input_checks import INPUT_COUNTS_PROPERTY
 from components.report import layout
 from kubeflow import runner
 from kubeflow.s3 import S3Access
@@ -51,13 +53,12 @@ CONFIG = PipelineConfig(beam_args=DEFAULT_BEAM_ARGS, hyperparameters=hyperparame
                         min_auc=MEETABLE_MIN_AUC)
 
 
-def locations(pipeline_root: str, data_root: str) -> Locations:
+def locations(pipeline_root: str, data: str) -> Locations:
     if pipeline_root.startswith("s3://"):
-        return runner.kubeflow_locations(pipeline_root, data_root)
+        return runner.kubeflow_locations(pipeline_root, data)
     # Local folders stand in for the bucket; the CLI's check (kubeflow_locations) refuses them,
     # so they are laid out as it lays out bucket URIs.
-    return Locations(data_source=data_root, data_root=data_root, pipeline_root=pipeline_root,
-                     serving_root=f"{pipeline_root}/serving")
+    return Locations(data=data, pipeline_root=pipeline_root, serving_root=f"{pipeline_root}/serving")
 
 
 class LocalStore:
@@ -146,11 +147,10 @@ class Executed:
 
 def execute(store: LocalStore | S3Store, csv: pathlib.Path, tmp: pathlib.Path, access: S3Access | None,
             label: str) -> Executed:
-    """Stages `csv`, uploads it, compiles the spec for it and runs every task."""
-    staged = pathlib.Path(check_and_stage(csv, tmp / "staged").staged_csv)
-    data_folder = f"staged/{staged.parent.name}"
-    store.upload(staged, f"{data_folder}/{staged.name}")
-    where = locations(store.uri("fakenews"), store.uri(data_folder))
+    """Uploads the raw `csv`, compiles the spec for it and runs every task; the spec reads the
+    file on S3 by its folder's URI, locally by the file's (the two forms --data takes)."""
+    store.upload(csv, f"data/{csv.name}")
+    where = locations(store.uri("fakenews"), store.uri("data" if access else f"data/{csv.name}"))
     job = runner.compile_pipeline(CONFIG, where, IMAGE, s3=access)
     kfp = LocalKfp(job, runner.platform_spec(job, access) if access else None,
                    secrets={SECRET: SECRET_VALUES}, scratch=tmp / "pods")
@@ -215,6 +215,20 @@ def test_retried_pusher_pushes_no_second_version(executed):
     assert executed.store.folders(executed.serving_base) == versions
     reported = retried.executor_output.artifacts["pushed_model"].artifacts[0]
     assert json_format.MessageToDict(reported.metadata)["pushed_destination"] == _pushed(executed)["pushed_destination"]
+
+
+def test_the_input_checks_run_in_the_dag_and_their_counts_travel_with_the_examples(executed, tmp_path):
+    """The raw CSV was uploaded unchecked: the ExampleGen task checked it and reported the counts
+    as the examples artifact's metadata (KFP records it in its ML Metadata), and the report,
+    downstream, read them from there."""
+    examples = executed.run.tasks[wiring.EXAMPLE_GEN].executor_output.artifacts["examples"].artifacts[0]
+    counts = json.loads(json_format.MessageToDict(examples.metadata)[INPUT_COUNTS_PROPERTY])
+    expected = json.loads(check_and_stage(executed.tmp / "articles.csv", tmp_path / "staged").counts_json())
+    assert counts == expected and counts["rows_staged"] == ROWS
+    report_uri = executed.run.tasks[wiring.EVALUATION_REPORT].executor_input.outputs.artifacts["report"].artifacts[0].uri
+    report_folder = executed.store.local_copy(report_uri, tmp_path / "report")
+    report = json.loads((report_folder / layout.REPORT_JSON).read_text(encoding="utf-8"))
+    assert report["input_counts"] == expected
 
 
 def test_the_default_spec_holds_the_baseline_and_no_resolver(executed):

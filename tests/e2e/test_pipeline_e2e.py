@@ -88,7 +88,7 @@ def test_impossible_bound_pushes_nothing(tmp_path, sample_csv):
 
 
 def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
-    with open(pipeline_run.report.staged_csv, encoding="utf-8", newline="") as f:
+    with open(pipeline_run.data, encoding="utf-8", newline="") as f:
         rows = [row for _, row in zip(range(200), csv.DictReader(f))]
     # With id and label: the raw feature spec parsed below (the Transform's input) requires them.
     examples = tf.constant([

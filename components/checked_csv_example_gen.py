@@ -2,12 +2,16 @@
 
 `CheckedCsvExampleGen`: TFX's FileBasedExampleGen with a custom executor (TFX's documented way
 to read another format; tfx.v1 exports only its CSV and import subclasses, hence the import
-from tfx.components). Each input file is
-read as a stream by a Beam worker and run through components/input_checks.py, the checks the
-local pre-check runs, so the outcomes and one-line messages are the same, and memory does not
-grow with a file's size (but for 8 bytes a row, input_checks.FileSummary). What spans files
-(duplicate ids, column types, optional columns) is combined by Beam. The counts are recorded in ML Metadata as the examples artifact's
-input_checks.INPUT_COUNTS_PROPERTY (InputCounts.counts_json), so they stay with the examples they describe.
+from tfx.components). Each input file is read as a stream by a Beam worker and run through
+components/input_checks.py, the checks the local pre-check runs, so the outcomes and one-line
+messages are the same, and memory does not grow with a file's size (but for 8 bytes a row,
+input_checks.FileSummary). What spans files (duplicate ids, column types, optional columns) is
+combined by Beam. The counts are recorded in ML Metadata as the examples artifact's
+input_checks.INPUT_COUNTS_PROPERTY (InputCounts.counts_json), so they stay with the examples
+they describe.
+
+Unlike TFX's CsvExampleGen, which types each column by all of its values, the examples have
+one fixed schema: id, title, author and text as bytes, label as int64.
 
 No step here needs FileBasedExampleGen's driver (which open-source KFP does not run): span,
 version and input_fingerprint are not read; input_base and the split pattern are.
@@ -140,7 +144,8 @@ def input_files(input_base: str, split_pattern: str) -> list[str]:
     matched = beam.io.filesystems.FileSystems.match([pattern])[0].metadata_list
     files = sorted(m.path for m in matched if m.path.lower().endswith(".csv"))
     if not files:
-        raise input_checks.InputError(f"{input_base}: folder holds no .csv file")
+        raise input_checks.InputError(f"{pattern}: no such file" if split_pattern != "*"
+                                      else f"{input_base}: folder holds no .csv file")
     return files
 
 

@@ -47,6 +47,8 @@ def find_csv_files(data: str | os.PathLike) -> list[pathlib.Path]:
         if not files:
             raise InputError(f"{path}: folder holds no .csv file")
         return files
+    if path.suffix.lower() != ".csv":  # The pipeline's rule too (checked_csv_example_gen.input_config).
+        raise InputError(f"{path}: not a .csv file; pass a .csv file or a folder of them")
     return [path]
 
 

@@ -159,8 +159,11 @@ def run(config: PipelineConfig, data: str, folder: RunFolder, out: TextIO | None
     `out`, by default the sys.stdout of the moment (not of import time, which a test may have
     replaced)."""
     out = out or sys.stdout
-    if not os.path.exists(data):  # Before the logs and Beam: the one mistake found without them.
+    # Before the logs and Beam: the mistakes found without them.
+    if not os.path.exists(data):
         raise InputError(f"{data}: no such file or folder")
+    if os.path.isfile(data) and not data.lower().endswith(".csv"):  # input_config's rule.
+        raise InputError(f"{data}: not a .csv file; pass a .csv file or a folder of them")
     os.makedirs(folder.path, exist_ok=True)
     pipeline = create_pipeline(
         config,

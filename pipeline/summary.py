@@ -28,6 +28,7 @@ _STATE_NAMES = {
 
 @dataclasses.dataclass
 class RunSummary:
+    input_counts: InputCounts | None  # What the ExampleGen's checks read, kept, cleaned, skipped.
     components: dict[str, tuple[str, float | None]]  # id -> (state, seconds)
     anomalies: dict[str, list[str]]  # split -> "feature: description"
     evaluation: dict[str, Any] | None  # The EvaluationReport's report.json; None without one.
@@ -37,11 +38,6 @@ class RunSummary:
     @property
     def blessed(self) -> bool | None:
         return None if self.evaluation is None else bool(self.evaluation["blessed"])
-
-    @property
-    def input_counts(self) -> InputCounts | None:
-        """What the ExampleGen's checks read, kept, cleaned and skipped."""
-        return None if self.evaluation is None else InputCounts(**self.evaluation["input_counts"])
 
     @property
     def split_rows(self) -> dict[str, int]:
@@ -113,6 +109,7 @@ def collect(metadata_path: str, pipeline_name: str, durations: dict[str, float])
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         pushed_path = pushed.custom_properties["pushed_destination"].string_value
     return RunSummary(
+        input_counts=InputCounts(**evaluation["input_counts"]) if evaluation is not None else None,
         components={
             node: (_STATE_NAMES.get(execution.last_known_state, "?"), durations.get(node))
             for node, execution in sorted(executions.items(), key=lambda item: item[1].id)

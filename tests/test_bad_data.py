@@ -190,7 +190,7 @@ def test_summary_shows_the_counts(tmp_path):
     path = tmp_path / "input.csv"
     path.write_bytes(b"id,title,author,text,label,url\n1,,,!!!,0,u\n1,t,a,x\x00y,1,u\n2,t,a,z,fake,u\n3,,,to be,0,u\n")
     report = check_and_stage(path, tmp_path / "staged", drop_invalid=True)
-    text = render(RunSummary(report=report, components={}, anomalies={}, evaluation=None, report_folder=None,
+    text = render(RunSummary(input_counts=report, components={}, anomalies={}, evaluation=None, report_folder=None,
                              pushed_path=None))
     for shown in ("3 rows staged of 4 read", "invalid labels skipped: 1", "duplicate ids: 1",
                   "documents of digits/punctuation only: 1", "documents of stopwords only: 1", "NUL bytes removed: 1", "columns not used: url"):

@@ -141,3 +141,11 @@ def test_staged_ids_are_text_and_stay_distinct(tmp_path):
     assert [row["id"] for row in staged_rows(report)] == ["#7", "##7", "abc", "#1.5", "# 8", "#nan"]
     assert report.duplicate_ids == 0
     assert staged_id("coaid/07-01-2020/real/2408") == "coaid/07-01-2020/real/2408"  # Real ids as they are.
+
+
+def test_a_file_not_named_csv_is_refused_as_the_pipeline_refuses_it(tmp_path):
+    """The pipeline reads a name ending in .csv as a file and anything else as a folder
+    (components/checked_csv_example_gen.input_config): the pre-check says so at once."""
+    path = write(tmp_path, "id,title,author,text,label\n1,t,a,b,0\n", name="data.txt")
+    with pytest.raises(InputError, match=r"data.txt: not a .csv file; pass a .csv file or a folder of them"):
+        check_and_stage(path, tmp_path / "staged")

@@ -18,7 +18,7 @@ import tf_keras as keras
 from absl import logging
 from tfx import v1 as tfx
 
-from components import signatures, training_summary
+from components import signatures, training_summary, warmup
 from components.fused import can_fuse, fuse
 from components.hyperparameters import Hyperparameters
 from components.model import build_model, parameter_count, serving_model
@@ -228,6 +228,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     result = train(hparams, read_examples(fn_args.train_files, tf_transform_output), fn_args.model_run_dir)
     signatures.export(result.model, tf_transform_output, result.threshold, fn_args.serving_model_dir,
                       trim_padding=hparams.mask_padding)
+    warmup.write_from_examples(fn_args.serving_model_dir, fn_args.custom_config[warmup.SOURCE_KEY])
     write_training_summary(fn_args.model_run_dir, hparams, result)
 
 

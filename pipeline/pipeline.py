@@ -101,6 +101,7 @@ def create_pipeline(
     trainer = TunableTrainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
+        raw_examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),

@@ -20,7 +20,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from serving import batching
+from serving import batching, warmup
 from serving.errors import ServingError, code_from_number, invalid_argument
 
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY  # "serving_default"
@@ -110,24 +110,14 @@ class Servable:
             raise ServingError(grpc.StatusCode.FAILED_PRECONDITION, f'Serving signature key "{name}" not found.')
         return self.signatures[name]
 
-    def warm_up(self) -> None:
-        """Runs the default signature once on an all-default row ('' for strings).
-
-        The first run of a loaded graph pays TensorFlow's one-time function instantiation and
-        graph optimisation (~2 s for this model); doing it before the version takes traffic
-        keeps that off real requests. Raising here fails the load, as a failed warm-up does in
-        TF Serving. A local addition: TF Serving warms up only from the requests a model ships
-        in assets.extra/tf_serving_warmup_requests, and this one ships none.
-        """
-        signature = self.signatures.get(DEFAULT_SIGNATURE)
-        if signature is None:
-            return
-        row = {
-            name: np.full([1 if size is None else size for size in spec.shape],
-                          b"" if spec.dtype == tf.string else 0, dtype=spec.dtype.as_numpy_dtype)
-            for name, spec in signature.inputs.items()
-        }
-        signature.run(row)
+    def warm_up(self) -> int:
+        """Replays the warmup requests the version ships (serving/warmup.py), as TF Serving
+        does before a version is AVAILABLE; returns how many ran. The first run of a loaded
+        graph pays TensorFlow's one-time function instantiation and graph optimisation
+        (seconds for this model); warmup keeps that off real requests. Raising here fails the
+        load, as a failed warmup does in TF Serving."""
+        return warmup.replay(self.path, lambda name, inputs, output_filter:
+                             self.signature(name).run(inputs, output_filter))
 
 
 def as_serving_error(error: Exception) -> ServingError:

@@ -37,7 +37,7 @@ from tfx.utils import path_utils
 from tfx_bsl.coders import example_coder
 from tfx_bsl.public import tfxio
 
-from components import pusher, trainer
+from components import pusher, trainer, warmup
 from components.hyperparameters import hyperparameters_for
 from pipeline.config import MODEL_NAME
 from components.input_checks import csv_value_type
@@ -155,7 +155,8 @@ def build(sample_csv: pathlib.Path, root: pathlib.Path, epochs: int = FIXTURE_EP
         transform_output=transform_output,
         serving_model_dir=serving_model_dir,
         model_run_dir=str(model_run_dir),
-        custom_config=hyperparameters_for(epochs=epochs).as_custom_config(),
+        # The fixture has one raw split: its articles stand in for the eval split's.
+        custom_config={**hyperparameters_for(epochs=epochs).as_custom_config(), warmup.SOURCE_KEY: raw_pattern},
     ))
 
     serving_base = root / "serving" / MODEL_NAME

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_serving.apis import prediction_log_pb2
 
 from components.report.layout import OVERALL_SLICE
 from pipeline import pipeline as dag
@@ -107,3 +108,20 @@ def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
 
     np.testing.assert_allclose(served, trained, rtol=0, atol=1e-6)
     assert len(served) == 200 and 0 < served.min() and served.max() < 1
+
+
+def test_the_pushed_model_is_warmed_up_on_eval_split_articles(pipeline_run):
+    """TF Serving's warmup requests ship in the pushed model, drawn from the eval split's raw
+    articles (the ExampleGen's, handed to the Trainer)."""
+    from components import warmup as requests
+    from serving import warmup
+
+    _, outputs = pipeline_run.latest_outputs()
+    examples_uri = outputs[dag.EXAMPLE_GEN]["examples"][0].uri
+    eval_articles = {tuple(article.values()) for article in requests.raw_articles(f"{examples_uri}/Split-eval/*")}
+    logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            for record in tf.data.TFRecordDataset(warmup.requests_path(pipeline_run.summary.pushed_path))]
+    assert len(logs) == requests.RECORDS
+    sent = {tuple(log.predict_log.request.inputs[key].string_val[0].decode("utf-8") for key in features.TEXT_KEYS)
+            for log in logs}
+    assert sent <= eval_articles

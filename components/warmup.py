@@ -1,8 +1,8 @@
 """TF Serving's warmup requests, shipped inside every exported model.
 
 TF Serving replays `assets.extra/tf_serving_warmup_requests` (a TFRecord of PredictionLog
-records; the location and limits are TF Serving's, stated in serving/warmup.py, which replays
-them in the local stand-in) when it loads a version, before the version is AVAILABLE; without it the first real
+records; the location and limits are TF Serving's, stated in serving/warmup_file.py; serving/warmup.py
+replays them in the local stand-in) when it loads a version, before the version is AVAILABLE; without it the first real
 requests pay TensorFlow's one-time work on a freshly loaded graph (function instantiation,
 graph optimisation: seconds here, against milliseconds a request after). The records are
 `predict_log`s for `serving_default` with raw `title`/`author`/`text`, as clients send them:
@@ -22,7 +22,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
 from preprocessing import features
-from serving.warmup import MAX_RECORDS, requests_path
+from serving.warmup_file import MAX_RECORDS, requests_path
 
 # The Trainer's custom_config key of the raw examples' file pattern the requests are drawn
 # from (components/tunable_trainer.py sets it from the ExampleGen's eval split).

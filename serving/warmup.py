@@ -4,15 +4,13 @@
 As TF Serving's servables/tensorflow/saved_model_warmup_util does it: a TFRecord of
 PredictionLog records, each run once (its default num_request_iterations); an unparsable
 record, a failing request or more than MAX_RECORDS records fail the load; a model without the
-file loads unwarmed. The file's location and the limit are TF Serving's contract, stated here
-once; the exporter (components/warmup.py) writes to it. Of the log kinds TF Serving replays
+file loads unwarmed. The file's location and the limit: serving/warmup_file.py. Of the log kinds TF Serving replays
 (predict, classify, regress, multi_inference, session_run), this stand-in serves Predict
 only, so it replays `predict_log` and fails the load on another kind.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Mapping, Sequence
 
 import grpc
@@ -22,18 +20,10 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.errors import ServingError, invalid_argument
 from serving.tensor_proto import proto_to_array
-
-# TF Serving's names: kSavedModelAssetsExtraDirectory, WarmupConsts::kRequestsFileName, kMaxNumRecords.
-ASSETS_EXTRA = "assets.extra"
-REQUESTS_FILE = "tf_serving_warmup_requests"
-MAX_RECORDS = 1000
+from serving.warmup_file import MAX_RECORDS, requests_path
 
 # Runs one Predict request: signature name ('' for the default), inputs, output filter.
 Predict = Callable[[str, Mapping[str, np.ndarray], Sequence[str]], object]
-
-
-def requests_path(export_dir: str) -> str:
-    return os.path.join(export_dir, ASSETS_EXTRA, REQUESTS_FILE)
 
 
 def replay(export_dir: str, predict: Predict) -> int:

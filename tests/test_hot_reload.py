@@ -24,7 +24,10 @@ from serving.server import LocalModelServer
 from serving.version_folders import list_versions
 
 POLL_SECONDS = 0.2
-STATUS_DEADLINE_SECONDS = 10
+# How long to wait for a version's state to change: a load replays the version's warmup
+# requests (serving/warmup.py), seconds on a busy two-core machine. A bound on the wait, not a
+# speed requirement.
+STATUS_DEADLINE_SECONDS = 60
 ARTICLE = Article("Hot reload", "A. Reporter", "A new model version was pushed while this request ran.")
 
 

@@ -19,9 +19,10 @@ from tests.data import REPO_ROOT
 
 SERVING = REPO_ROOT / "serving"
 CLIENT = {"client", "grpc_client"}
-SERVER = {"errors", "batching", "tensors", "servable", "model_store", "responses", "rest", "grpc_service", "server"}
-SHARED = {"settings", "version_folders", "version_status", "tensor_proto"}
-STDLIB_ONLY = {"settings", "version_folders", "version_status"}
+SERVER = {"errors", "batching", "tensors", "servable", "model_store", "responses", "rest", "grpc_service", "server",
+          "warmup"}
+SHARED = {"settings", "version_folders", "version_status", "tensor_proto", "warmup_file"}
+STDLIB_ONLY = {"settings", "version_folders", "version_status", "warmup_file"}
 
 
 def _imports(path: pathlib.Path) -> set[str]:

@@ -13,7 +13,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from components import warmup
 from preprocessing import features
-from serving import warmup as replay
+from serving import warmup_file as replay
 from serving.errors import ServingError
 from serving.servable import Servable
 from tests.data import read_rows

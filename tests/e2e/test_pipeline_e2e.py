@@ -114,7 +114,7 @@ def test_the_pushed_model_is_warmed_up_on_eval_split_articles(pipeline_run):
     """TF Serving's warmup requests ship in the pushed model, drawn from the eval split's raw
     articles (the ExampleGen's, handed to the Trainer)."""
     from components import warmup as requests
-    from serving import warmup
+    from serving import warmup_file as warmup
 
     _, outputs = pipeline_run.latest_outputs()
     examples_uri = outputs[dag.EXAMPLE_GEN]["examples"][0].uri

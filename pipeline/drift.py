@@ -55,7 +55,9 @@ class Measure:
     # calls with the eval split, which it never saw (on its own training rows it is right more
     # often than on any new sample, which would read as drift).
     reference_split: str
-    shown_value: str  # bytes value whose share the table shows; "" shows the median token count.
+    # The value whose share the table shows; "" for the length (its median is shown) and the
+    # words (their number of distinct stems), whose most changed value the table names instead.
+    shown_value: str
 
 
 MEASURES = (

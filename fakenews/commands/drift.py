@@ -12,8 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from fakenews.commands import input_options
+
+if TYPE_CHECKING:
+    from pipeline.drift import DriftReport
 
 EXIT_DRIFT = 3
 
@@ -50,8 +54,8 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_DRIFT if report.drifted else 0
 
 
-def render(report, data: str) -> str:
-    """The report (pipeline.drift.DriftReport) as the table the command prints."""
+def render(report: DriftReport, data: str) -> str:
+    """The report as the table the command prints."""
     rows = report.reference_rows
     lines = [
         f"Drift of {data} ({report.new_rows:,} articles)",

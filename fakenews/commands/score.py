@@ -15,8 +15,12 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from fakenews.commands import input_options
+
+if TYPE_CHECKING:
+    from pipeline.batch_score import ScoreSummary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,8 +83,8 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(summary) -> str:
-    """The end-of-run summary (pipeline.batch_score.ScoreSummary)."""
+def render(summary: ScoreSummary) -> str:
+    """The end-of-run summary."""
     counts = summary.input_counts
     share = summary.unreliable / summary.scored if summary.scored else 0.0
     lines = [

@@ -72,6 +72,11 @@ def score(data: str, model_base: str, output: str, beam_args: tuple[str, ...],
     line), or what the runner raises when a worker fails."""
     version, model_path = model_version(model_base, version)
     _check_output(output)
+    # The pipeline's rules (pipeline/local_runner.py): a file is one named .csv, else a folder.
+    if not fileio.exists(data):
+        raise InputError(f"{data}: no such file or folder")
+    if not fileio.isdir(data) and not data.lower().endswith(".csv"):
+        raise InputError(f"{data}: not a .csv file; pass a .csv file or a folder of them")
     files = checked_rows.input_files(*checked_rows.input_pattern(data))
     started = time.monotonic()
     model = {"base": model_base, "version": version, "path": model_path}

@@ -104,3 +104,12 @@ def test_score_refuses_a_base_without_versions(tmp_path, capsys):
     (base / "tmp").mkdir(parents=True)  # Not a version folder.
     assert cli(score_args(str(base), str(tmp_path / "a.csv"), str(tmp_path / "out"))) == 2
     assert "no version folders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, message", [("missing.csv", "no such file or folder"),
+                                           ("data.txt", "not a .csv file; pass a .csv file or a folder of them")])
+def test_score_takes_a_csv_file_or_a_folder_as_the_pipeline_does(fixture_model, tmp_path, capsys, name, message):
+    if name.endswith(".txt"):
+        (tmp_path / name).write_text("id,text\n1,some text\n")
+    assert cli(score_args(fixture_model.serving_base, str(tmp_path / name), str(tmp_path / "out"))) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / name}: {message}\n"

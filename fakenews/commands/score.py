@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from components import batch_scoring
     from pipeline import beam_presets
     from pipeline.batch_score import ScoreError, input_error_line, score
     from serving.version_folders import misplaced_base
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"Scoring {data} → {output} (Beam preset '{args.beam_preset}')", flush=True)
     progress = logging.StreamHandler(sys.stdout)
     progress.setFormatter(logging.Formatter("  %(message)s"))
-    scoring_log = logging.getLogger("components.batch_scoring")
+    scoring_log = logging.getLogger(batch_scoring.__name__)  # Its workers' progress lines.
     scoring_log.addHandler(progress)
     scoring_log.setLevel(logging.INFO)
     try:

@@ -3,10 +3,10 @@
 `CheckedCsvExampleGen`: TFX's FileBasedExampleGen with a custom executor (TFX's documented way
 to read another format; tfx.v1 exports only its CSV and import subclasses, hence the import
 from tfx.components). Each input file is read as a stream by a Beam worker and run through
-components/input_checks.py, the checks the local pre-check runs, so the outcomes and one-line
-messages are the same, and memory does not grow with a file's size (but for 8 bytes a row,
-input_checks.FileSummary). What spans files (duplicate ids, column types, optional columns) is
-combined by Beam. The counts are recorded in ML Metadata as the examples artifact's
+components/input_checks.py, the checks the local pre-check runs (components/checked_rows.py, the
+reading batch scoring shares), so the outcomes and one-line messages are the same, and memory
+does not grow with a file's size (but for 8 bytes a row, input_checks.FileSummary). What spans
+files (duplicate ids, column types, optional columns) is combined by Beam. The counts are recorded in ML Metadata as the examples artifact's
 input_checks.INPUT_COUNTS_PROPERTY (InputCounts.counts_json), so they stay with the examples
 they describe.
 
@@ -19,10 +19,9 @@ version and input_fingerprint are not read; input_base and the split pattern are
 
 from __future__ import annotations
 
-import glob
 import json
 import posixpath
-from typing import Any, Iterator
+from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
@@ -35,12 +34,11 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import input_checks
+from components import checked_rows, input_checks
 from preprocessing import features
 
 _COUNTS_FILE = "input_counts.json"  # Beam writes the counts here (in the examples' folder); Do records them.
 _COUNTS_DIR_KEY = "_input_counts_dir"  # The private exec property that tells the transform where.
-_SUMMARY = "summary"
 
 
 class _Columns:
@@ -53,12 +51,8 @@ class _Columns:
 
 def input_config(data: str) -> tuple[str, example_gen_pb2.Input]:
     """The ExampleGen's input_base and input_config for `data`: one CSV file (a name ending in
-    .csv, any case), or every .csv file of a folder."""
-    if data.lower().endswith(".csv"):
-        input_base, name = posixpath.split(data)
-        pattern = glob.escape(name)  # Both TFX's driver and Beam match patterns as globs.
-    else:
-        input_base, pattern = data, "*"  # input_files keeps the .csv files among them.
+    .csv, any case), or every .csv file of a folder (checked_rows.input_pattern)."""
+    input_base, pattern = checked_rows.input_pattern(data)
     return input_base, example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)])
 
 
@@ -93,40 +87,6 @@ def _example(values: dict[str, str]) -> tf.train.Example:
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-class _CheckFile(beam.DoFn):
-    """One file's checked rows as examples; its FileSummary on a side output."""
-
-    def __init__(self, columns: _Columns, drop_invalid: bool) -> None:
-        self._columns = columns
-        self._drop_invalid = drop_invalid
-
-    def process(self, path: str) -> Iterator[Any]:
-        summary = input_checks.FileSummary()
-        with beam.io.filesystems.FileSystems.open(path, compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED) as file:
-            # readline, not iteration: not every Beam file system's reader iterates by line.
-            for values in input_checks.check_file(path, iter(file.readline, b""), self._columns, self._drop_invalid, summary):
-                yield _example(values)
-        yield beam.pvalue.TaggedOutput(_SUMMARY, summary)
-
-
-class _MergeSummaries(beam.CombineFn):
-    def create_accumulator(self) -> input_checks.FileSummary:
-        return input_checks.FileSummary()
-
-    def add_input(self, accumulator: input_checks.FileSummary, summary: input_checks.FileSummary) -> input_checks.FileSummary:
-        accumulator.add(summary)
-        return accumulator
-
-    def merge_accumulators(self, accumulators) -> input_checks.FileSummary:
-        merged = input_checks.FileSummary()
-        for accumulator in accumulators:
-            merged.add(accumulator)
-        return merged
-
-    def extract_output(self, accumulator: input_checks.FileSummary) -> input_checks.FileSummary:
-        return accumulator
-
-
 def _judge(summary: input_checks.FileSummary, data: str, columns: _Columns) -> str:
     """The checks across files (raises InputError); the counts as JSON."""
     input_checks.check_summaries(data, columns, summary)
@@ -138,17 +98,6 @@ def _write_counts(counts_json: str, folder: str) -> None:
         file.write(counts_json.encode("utf-8"))
 
 
-def input_files(input_base: str, split_pattern: str) -> list[str]:
-    """The .csv files the split pattern matches under input_base (any case of the suffix)."""
-    pattern = posixpath.join(input_base, split_pattern)
-    matched = beam.io.filesystems.FileSystems.match([pattern])[0].metadata_list
-    files = sorted(m.path for m in matched if m.path.lower().endswith(".csv"))
-    if not files:
-        raise input_checks.InputError(f"{pattern}: no such file" if split_pattern != "*"
-                                      else f"{input_base}: folder holds no .csv file")
-    return files
-
-
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
@@ -156,20 +105,16 @@ def CheckedCsvToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any]
     """The checked rows of the input files as tf.train.Examples; the counts to _COUNTS_FILE."""
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     columns, drop_invalid = _read_custom_config(exec_properties)
-    checked = (
-        pipeline
-        | "Files" >> beam.Create(input_files(input_base, split_pattern))
-        | "OneFilePerWorker" >> beam.Reshuffle()
-        | "Check" >> beam.ParDo(_CheckFile(columns, drop_invalid)).with_outputs(_SUMMARY, main="examples")
-    )
+    checked = pipeline | "Read" >> checked_rows.ReadCheckedRows(
+        checked_rows.input_files(input_base, split_pattern), columns, drop_invalid, convert=_example)
     counts = (
-        checked[_SUMMARY]
-        | "Merge" >> beam.CombineGlobally(_MergeSummaries())
+        checked[checked_rows.SUMMARIES]
+        | "Merge" >> beam.CombineGlobally(checked_rows.MergeSummaries())
         | "Judge" >> beam.Map(_judge, input_base, columns)
     )
     if exec_properties.get(_COUNTS_DIR_KEY):
         _ = counts | "WriteCounts" >> beam.Map(_write_counts, exec_properties[_COUNTS_DIR_KEY])
-    return checked["examples"]
+    return checked[checked_rows.ROWS]
 
 
 class Executor(BaseExampleGenExecutor):

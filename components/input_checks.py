@@ -70,7 +70,19 @@ class ColumnNames(Protocol):
     title: str | None
     author: str | None
     text: str
-    label: str
+    label: str | None  # None: unlabelled articles (batch scoring, the drift check); rows get label "".
+
+
+@dataclasses.dataclass(frozen=True)
+class ArticleColumns:
+    """The columns of unlabelled articles (batch scoring, the drift check): ColumnNames without
+    a label."""
+
+    id: str | None = _ID
+    title: str | None = _TITLE
+    author: str | None = _AUTHOR
+    text: str = _TEXT
+    label: None = None
 
 
 @dataclasses.dataclass
@@ -184,6 +196,11 @@ def staged_id(value: str) -> str:
     if value.startswith(ID_MARK) or csv_value_type(value) in ("INT", "FLOAT"):
         return ID_MARK + value
     return value
+
+
+def input_id(staged: str) -> str:
+    """The id as the input has it (or as filled in for a missing one): staged_id undone."""
+    return staged[len(ID_MARK):] if staged.startswith(ID_MARK) else staged
 
 
 class TypeWitness(NamedTuple):
@@ -328,7 +345,8 @@ def check_file(
 
     lines: the file's bytes split after each b"\\n" (a binary file object iterates so), read
     lazily. Raises InputError on a fatal problem. Every yielded row's id is final; duplicates
-    are counted across files by check_summaries.
+    are counted across files by check_summaries. With no label column named (columns.label
+    None: articles to score) no label is read or checked, and each row's label is "".
     """
     counts = summary.counts
     rows = _rows(path, _decoded_lines(path, lines, counts))
@@ -339,6 +357,7 @@ def check_file(
         key: _column_index(path, header, getattr(columns, key), required=key in (_TEXT, _LABEL))
         for key in COLUMNS
     }
+    labelled = columns.label is not None  # Unlabelled articles (scoring) have no label to check.
     for key in (_TITLE, _AUTHOR):
         if getattr(columns, key) is not None:
             (summary.has_column if index[key] is not None else summary.lacks_column).setdefault(key, path)
@@ -358,8 +377,8 @@ def check_file(
                 f"{path}:{line}: expected {len(header)} fields, found {len(row)}"
                 " (an unbalanced quote or a stray delimiter?)"
             )
-        label = row[index[_LABEL]].strip()
-        if label not in VALID_LABELS:
+        label = row[index[_LABEL]].strip() if labelled else ""
+        if labelled and label not in VALID_LABELS:
             if drop_invalid:
                 counts.invalid_labels_skipped += 1
                 continue
@@ -378,8 +397,9 @@ def check_file(
         _count_document(values, counts)
         for key in features.TEXT_KEYS:
             summary.note_type(key, values[key], path, line)
-        values[_LABEL] = VALID_LABELS[label]
-        counts.label_counts[values[_LABEL]] += 1
+        if labelled:
+            values[_LABEL] = VALID_LABELS[label]
+            counts.label_counts[values[_LABEL]] += 1
         counts.rows_staged += 1
         summary.note_id(values[_ID])
         yield values

@@ -20,6 +20,8 @@ COMMANDS = {
     "predict": ("fakenews.commands.predict", "score articles on TF Serving or `fakenews serve`"),
     "stage": ("fakenews.commands.stage", "check the input and write the staged CSV to upload for Kubeflow"),
     "compile-kubeflow": ("fakenews.commands.compile_kubeflow", "compile the pipeline for Kubeflow Pipelines"),
+    "score": ("fakenews.commands.score", "score a CSV file or folder of articles with a pushed model, on Beam"),
+    "drift": ("fakenews.commands.drift", "compare new articles with the served model's training data (TFDV)"),
 }
 
 

@@ -80,6 +80,8 @@ def _direct(settings: BeamSettings, image: str) -> tuple[str, ...]:
 
 def _dataflow(settings: BeamSettings, image: str) -> tuple[str, ...]:
     _require(settings, "dataflow", "project", "region", "temp_location")
+    if not image:  # `fakenews score` takes it as an option; compile-kubeflow always has one.
+        raise PresetError("Beam preset 'dataflow' needs the pipeline image its workers run (--image)")
     if not settings.temp_location.startswith("gs://"):
         raise PresetError(f"{_flag('temp_location')}: Dataflow needs a gs:// location, got {settings.temp_location!r}")
     if settings.max_workers < 1:

@@ -72,6 +72,8 @@ ABBREVIATIONS = [
     ("stage", ["--data", "x.csv", "--output", "staged"], "--drop-invalid", []),
     ("compile-kubeflow", ["--image", "fakenews:0.1.0", "--pipeline-root", "gs://b/f", "--data", "gs://b/s",
                           "--manifests-dir", "m"], "--model-pvc", ["notebook"]),
+    ("score", ["--model-base", "m", "--data", "x.csv", "--output", "o"], "--version", ["3"]),
+    ("drift", ["--output", "runs/x", "--data", "x.csv"], "--model-name", ["fakenews"]),
 ]
 
 

@@ -149,3 +149,27 @@ def test_a_file_not_named_csv_is_refused_as_the_pipeline_refuses_it(tmp_path):
     path = write(tmp_path, "id,title,author,text,label\n1,t,a,b,0\n", name="data.txt")
     with pytest.raises(InputError, match=r"data.txt: not a .csv file; pass a .csv file or a folder of them"):
         check_and_stage(path, tmp_path / "staged")
+
+
+def test_articles_to_score_are_checked_without_a_label(tmp_path):
+    """ArticleColumns (batch scoring, the drift check) reads no label: a file without one is
+    fine, and one with any value there is too (the column is listed as not used)."""
+    from components.input_checks import ArticleColumns, FileSummary, check_file
+
+    for content in ("id,title,author,text\n7,T,A,some words\n,,,more words\n",
+                    "id,title,author,text,label\n7,T,A,some words,fake\n,,,more words,\n"):
+        path = write(tmp_path, content)
+        summary = FileSummary()
+        with path.open("rb") as file:
+            rows = list(check_file(str(path), file, ArticleColumns(), False, summary))
+        assert rows == [{"id": "#7", "title": "T", "author": "A", "text": "some words", "label": ""},
+                        {"id": "data.csv:3", "title": "", "author": "", "text": "more words", "label": ""}]
+        assert summary.counts.label_counts == {"0": 0, "1": 0} and summary.counts.missing_ids_filled == 1
+        assert summary.counts.ignored_columns == (["label"] if "label" in content else [])
+
+
+@pytest.mark.parametrize("value", ["7", "#7", "##7", "1.5", "abc", "#", ""])
+def test_input_id_undoes_staged_id(value):
+    from components.input_checks import input_id, staged_id
+
+    assert input_id(staged_id(value)) == value

@@ -42,10 +42,10 @@ def pipeline_splits(csv_path: pathlib.Path, config: PipelineConfig) -> dict[str,
     """Split name -> ids (as the input has them) of the rows the pipeline's ExampleGen puts there."""
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 
-    from components import checked_csv_example_gen
+    from components import checked_csv_example_gen, checked_rows
 
     splits, buckets = split_config(csv_path, config)
-    check = checked_csv_example_gen._CheckFile(config.columns, config.drop_invalid)
+    check = checked_rows.CheckFile(config.columns, config.drop_invalid, convert=checked_csv_example_gen._example)
     examples = [output for output in check.process(str(csv_path)) if not hasattr(output, "tag")]
     with csv_path.open(encoding="utf-8", newline="") as f:
         ids = [row["id"] for row in csv.DictReader(f)]

@@ -1,6 +1,7 @@
 """The input flags `fakenews run` and `fakenews stage` share: the data, which of its columns
 hold what, and what to do with invalid labels (`compile-kubeflow` takes the last two; its data
-is a bucket folder). One definition, so every command reads a file alike."""
+is a bucket folder; `score` and `drift` the columns but the label). One definition, so every
+command reads a file alike."""
 
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_column_arguments(parser)
 
 
-def add_column_arguments(parser: argparse.ArgumentParser) -> None:
-    """--drop-invalid and one --<field>-column flag per field of pipeline.config.Columns."""
+def add_column_arguments(parser: argparse.ArgumentParser, labelled: bool = True) -> None:
+    """--drop-invalid and one --<field>-column flag per field of pipeline.config.Columns;
+    labelled=False (articles to score): the columns but the label, and no --drop-invalid."""
     from pipeline.config import Columns
 
-    columns = dataclasses.fields(Columns)
+    columns = [field for field in dataclasses.fields(Columns) if labelled or field.name != "label"]
     hints = typing.get_type_hints(Columns)
-    parser.add_argument("--drop-invalid", action="store_true",
-                        help="skip and count rows whose label is not 0/1 instead of failing")
+    if labelled:
+        parser.add_argument("--drop-invalid", action="store_true",
+                            help="skip and count rows whose label is not 0/1 instead of failing")
     for field in columns:
         optional = type(None) in typing.get_args(hints[field.name])  # Columns says which the data may lack.
         parser.add_argument(f"--{field.name}-column", default=field.default, metavar="NAME",
@@ -38,3 +41,12 @@ def columns_from(args: argparse.Namespace):
 
     return Columns(id=args.id_column, title=args.title_column or None, author=args.author_column or None,
                    text=args.text_column, label=args.label_column)
+
+
+def article_columns_from(args: argparse.Namespace):
+    """The `components.input_checks.ArticleColumns` (no label) the flags of an unlabelled
+    add_column_arguments name."""
+    from components.input_checks import ArticleColumns
+
+    return ArticleColumns(id=args.id_column, title=args.title_column or None, author=args.author_column or None,
+                          text=args.text_column)

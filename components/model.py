@@ -24,6 +24,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from components.hyperparameters import Hyperparameters
+from components.keras_autograph import leave_tf_keras_unconverted
 from preprocessing import features
 
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
@@ -103,6 +104,7 @@ class _MeanProbabilityAUC(keras.metrics.AUC):
 
 def build_model(hparams: Hyperparameters) -> keras.Model:
     """The compiled training model: [batch, time] token ids -> [batch, ensemble_size]."""
+    leave_tf_keras_unconverted()  # Before anything traces the model.
     keras.utils.set_random_seed(hparams.seed)
     n, units = hparams.ensemble_size, hparams.lstm_units
     directions = 2 if hparams.bidirectional else 1

@@ -16,10 +16,6 @@ from components.hyperparameters import Hyperparameters, hyperparameters_for
 from preprocessing import features
 
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
-# The Keras network is run eagerly here (called, or `run_eagerly` for fit and evaluate: the same
-# train_step and test_step, op by op). In a graph, every trace of a Keras LSTM also builds its
-# cuDNN variant and that variant's gradients, seconds a trace, for nothing these tests check.
-# The fused network, the one exported and served, is checked in a traced graph.
 
 
 def _padded(rng: np.random.Generator, lengths: list[int], width: int) -> np.ndarray:
@@ -41,7 +37,7 @@ def test_the_served_ensemble_outputs_the_mean_of_its_members():
     kernel = model.get_layer(LSTM).forward_layer.cell.kernel.numpy()
     blocks = [kernel[m * 8:(m + 1) * 8][:, columns] for m, columns in enumerate(lstm_columns(4, 3))]
     assert not np.allclose(blocks[0], blocks[1]) and not np.allclose(blocks[1], blocks[2])
-    served = serving_model(model)(ids, training=False).numpy()
+    served = serving_model(model).predict_on_batch(ids)
     np.testing.assert_allclose(served, members.mean(axis=1, keepdims=True), rtol=1e-6)
 
 
@@ -53,7 +49,6 @@ def test_the_training_loss_is_the_mean_of_the_members_losses():
     members = model(ids, training=False).numpy()
     bce = keras.losses.binary_crossentropy
     expected = np.mean([np.mean(bce(labels[:, None], members[:, [m]]).numpy()) for m in range(2)])
-    model.run_eagerly = True  # See SMALL's note.
     assert model.evaluate(ids, labels, verbose=0)[0] == pytest.approx(expected, rel=1e-5)
 
 
@@ -66,7 +61,6 @@ def test_copies_stay_independent_through_training():
     model = build_model(hparams)
     rng = np.random.default_rng(7)
     ids = _padded(rng, list(rng.integers(1, 30, 64)), 30)
-    model.run_eagerly = True  # See SMALL's note.
     model.fit(ids, rng.integers(0, 2, 64), batch_size=16, epochs=2, verbose=0)
     # The weights between copies are still exactly zero…
     for variable in model.trainable_weights:
@@ -87,15 +81,15 @@ def test_copies_stay_independent_through_training():
 def test_a_single_network_has_no_blocks():
     model = build_model(hyperparameters_for("notebook", **SMALL))
     assert model.output.shape[-1] == 1
-    assert model.get_layer(LSTM).kernel_constraint is None
+    assert model.get_layer(LSTM).cell.kernel_constraint is None
 
 
 def test_a_masked_bidirectional_network_ignores_the_padding_in_front():
     hparams = hyperparameters_for("improved", bidirectional=True, ensemble_size=2, **SMALL)
     served = serving_model(build_model(hparams))
     ids = _padded(np.random.default_rng(2), [3, 11], 11)
-    short = served(tf.constant(ids[:1, -3:]), training=False).numpy()
-    long = served(tf.constant(ids[:1]), training=False).numpy()
+    short = served.predict_on_batch(tf.constant(ids[:1, -3:]))
+    long = served.predict_on_batch(tf.constant(ids[:1]))
     np.testing.assert_allclose(short, long, rtol=0, atol=1e-6)
 
 
@@ -161,16 +155,14 @@ def test_the_fused_network_computes_the_ensembles_mean(bidirectional, ensemble_s
         constraint = getattr(variable, "constraint", None)
         variable.assign(values if constraint is None else constraint(values))
     fused = fuse(model, hparams)
-    # The fused network in a graph traced once for any batch, as the serving signature traces it.
-    served = tf.function(lambda ids: fused(ids, training=False), input_signature=[tf.TensorSpec([None, None], tf.int64)])
     ids = tf.constant(_padded(rng, [1, 4, 12, 0, 7, 20], 20))  # Unsorted lengths; one empty document.
-    expected = serving_model(model)(ids, training=False).numpy()
-    np.testing.assert_allclose(served(ids), expected, rtol=0, atol=1e-6)
+    expected = serving_model(model).predict_on_batch(ids)
+    np.testing.assert_allclose(fused.predict_on_batch(ids), expected, rtol=0, atol=1e-6)
     # A batch cut to its longest document, as the serving graph does, gives the same numbers.
-    np.testing.assert_allclose(served(ids[:, -12:][:4]), expected[:4], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fused.predict_on_batch(ids[:, -12:][:4]), expected[:4], rtol=0, atol=1e-6)
     # Fewer steps than the loop takes a turn (components.fused.STEPS_PER_ITERATION).
-    np.testing.assert_allclose(served(ids[:1, -3:]), expected[:1], rtol=0, atol=1e-6)
-    loops = [layer for layer in fused.layers if isinstance(layer, (keras.layers.LSTM, GroupedLSTM))]
+    np.testing.assert_allclose(fused.predict_on_batch(ids[:1, -3:]), expected[:1], rtol=0, atol=1e-6)
+    loops = [layer for layer in fused.layers if isinstance(layer, (keras.layers.RNN, GroupedLSTM))]
     assert len(loops) == 1 and loops[0].parts == ensemble_size * (2 if bidirectional else 1)
 
 

@@ -24,6 +24,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from components.hyperparameters import Hyperparameters
+from components.keras_autograph import leave_tf_keras_unconverted
 from preprocessing import features
 
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
@@ -103,6 +104,7 @@ class _MeanProbabilityAUC(keras.metrics.AUC):
 
 def build_model(hparams: Hyperparameters) -> keras.Model:
     """The compiled training model: [batch, time] token ids -> [batch, ensemble_size]."""
+    leave_tf_keras_unconverted()  # Before anything traces the model.
     keras.utils.set_random_seed(hparams.seed)
     n, units = hparams.ensemble_size, hparams.lstm_units
     directions = 2 if hparams.bidirectional else 1
@@ -118,12 +120,17 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
     columns = lstm_columns(units, n)
     kernel_mask = _block_mask((n * hparams.embedding_dim, LSTM_GATES * n * units), lstm_rows, columns)
     recurrent_mask = _block_mask((n * units, LSTM_GATES * n * units), copy_blocks(units, n), columns)
-    lstm_layers = [keras.layers.LSTM(
+    # Keras' LSTM arithmetic (LSTMCell) in the generic RNN loop rather than keras.layers.LSTM,
+    # which adds to every graph it is traced into a cuDNN twin of itself and that twin's
+    # gradients, for Grappler to choose between at run time: two thirds of each trace's cost
+    # (building a model, its train and test steps, the export) on this CPU-only stack, where
+    # the twin never runs (nor would it on a GPU for masked, pre-padded documents: cuDNN takes
+    # right-padded ones only). Same weights, same losses to the last digit, same epoch time.
+    lstm_layers = [keras.layers.RNN(keras.layers.LSTMCell(
         n * units,
         kernel_constraint=BlockMask(kernel_mask) if split else None,
         recurrent_constraint=BlockMask(recurrent_mask) if split else None,
-        name=LSTM if directions == 1 else None,
-    )]
+    ), name=LSTM if directions == 1 else None)]
     if hparams.bidirectional:
         # The backward LSTM reads from the last word to the first; the mask skips the padding
         # in both directions, so padding invariance holds as for one direction.

@@ -16,9 +16,9 @@ project's carried copy when the notebook's loop first needs it, so no download i
 from __future__ import annotations
 
 import functools
+import os
 import pathlib
 import re
-import shutil
 import tempfile
 
 import nltk
@@ -38,7 +38,11 @@ def install_nltk_corpus() -> pathlib.Path:
     target = root / "corpora" / "stopwords" / "english"
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists() or target.read_bytes() != LIST_PATH.read_bytes():
-        shutil.copyfile(LIST_PATH, target)
+        # Copied beside it, then renamed: another process (an xdist worker, another checkout's
+        # tests) may be reading the list at this moment, and must see it whole or not at all.
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".english-", delete=False) as partial:
+            partial.write(LIST_PATH.read_bytes())
+        os.replace(partial.name, target)
     nltk.data.path.insert(0, str(root))
     return root
 

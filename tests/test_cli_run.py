@@ -135,6 +135,18 @@ def test_commands_print_no_third_party_future_warning(tmp_path):
     assert "FutureWarning" not in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["predict", "--help"], ["serve", "--help"]])
+def test_a_command_imports_neither_tfx_nor_the_others_modules(argv):
+    """Only the command being run gets its arguments: compile-kubeflow's import TFX and KFP,
+    seconds that `fakenews predict`, `serve` and `--help` do not wait for."""
+    probe = ("import sys; from fakenews import cli\n"
+             "try:\n    cli.main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('tfx', 'kfp', 'tensorflow') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_our_own_warnings_stay_visible():
     import warnings
 

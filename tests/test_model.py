@@ -81,7 +81,7 @@ def test_copies_stay_independent_through_training():
 def test_a_single_network_has_no_blocks():
     model = build_model(hyperparameters_for("notebook", **SMALL))
     assert model.output.shape[-1] == 1
-    assert model.get_layer(LSTM).kernel_constraint is None
+    assert model.get_layer(LSTM).cell.kernel_constraint is None
 
 
 def test_a_masked_bidirectional_network_ignores_the_padding_in_front():
@@ -162,7 +162,7 @@ def test_the_fused_network_computes_the_ensembles_mean(bidirectional, ensemble_s
     np.testing.assert_allclose(fused.predict_on_batch(ids[:, -12:][:4]), expected[:4], rtol=0, atol=1e-6)
     # Fewer steps than the loop takes a turn (components.fused.STEPS_PER_ITERATION).
     np.testing.assert_allclose(fused.predict_on_batch(ids[:1, -3:]), expected[:1], rtol=0, atol=1e-6)
-    loops = [layer for layer in fused.layers if isinstance(layer, (keras.layers.LSTM, GroupedLSTM))]
+    loops = [layer for layer in fused.layers if isinstance(layer, (keras.layers.RNN, GroupedLSTM))]
     assert len(loops) == 1 and loops[0].parts == ensemble_size * (2 if bidirectional else 1)
 
 

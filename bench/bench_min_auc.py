@@ -68,7 +68,7 @@ def transform_splits(data: str, output: str) -> tuple[tft.TFTransformOutput, str
 def features_and_labels(dataset: tf.data.Dataset) -> tuple[tf.data.Dataset, np.ndarray]:
     """`trainer.read_examples`' (features, label) pairs split: the features (some sparse) stay a
     dataset, the labels become an array that can be shuffled."""
-    labels = np.fromiter((label for _, label in dataset.as_numpy_iterator()), dtype=np.int64)
+    labels = np.fromiter(dataset.map(lambda inputs, label: label).as_numpy_iterator(), dtype=np.int64)
     return dataset.map(lambda inputs, label: inputs), labels
 
 

@@ -218,7 +218,8 @@ def train(
     train_examples, validation_examples = split_train_validation(examples, hparams.validation_fraction)
     weights = None
     if hparams.balance_classes:
-        labels = np.fromiter((label for _, label in train_examples.as_numpy_iterator()), dtype=np.int64)
+        # The labels alone: as_numpy_iterator over sparse features (the TF-IDF) is very slow.
+        labels = np.fromiter(train_examples.map(lambda inputs, label: label).as_numpy_iterator(), dtype=np.int64)
         weights = class_weights(labels)
         logging.info("Class weights from %d training labels: %s", len(labels), weights)
 

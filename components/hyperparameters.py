@@ -136,7 +136,7 @@ PRESETS = {
 # The LSTM of "improved" beside the linear model of "linear", one probability.
 PRESETS["wide-deep"] = dataclasses.replace(
     PRESETS["improved"], preset="wide-deep", wide=True, wide_l2=PRESETS["linear"].wide_l2,
-    wide_learning_rate=PRESETS["linear"].wide_learning_rate, joining="joint")
+    wide_learning_rate=PRESETS["linear"].wide_learning_rate, joining="residual")
 DEFAULT_PRESET = "improved"
 
 

@@ -229,8 +229,9 @@ def train(
         alone = wide_part_alone(hparams)
         wide_model = build_model(alone)
         _fit(wide_model, alone, train_examples, validation_examples, weights, None, verbose)
-        wide = model.get_layer(WIDE)
-        wide.set_weights(wide_model.get_layer(WIDE).get_weights())
+        wide, fitted = model.get_layer(WIDE), wide_model.get_layer(WIDE)
+        # The same weights in use: each layer stores them divided by its own step scale.
+        wide.set_weights([value * fitted.step_scale / wide.step_scale for value in fitted.get_weights()])
         wide.trainable = False
         compile_model(model, hparams)  # A change of trainable weights takes a new compile.
     history, epoch_seconds = _fit(model, hparams, train_examples, validation_examples, weights, log_dir, verbose)

@@ -1,10 +1,11 @@
 """Shared fixtures and the rule that keeps unit tests off Beam.
 
 `fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed in
-this process without Beam (tests/fixture_model.py). `pipeline_run` (e2e tests only) runs the
+this process without the DAG (tests/fixture_model.py); its one Beam pipeline, tf.Transform's
+analysis, runs under `beam_allowed`. `pipeline_run` (e2e tests only) runs the
 whole TFX DAG once per session on a 1,000-row sample of the real articles; the e2e tests share it.
 A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` below), so
-`pytest -m "not e2e"` provably runs none.
+`pytest -m "not e2e"` provably runs no other.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
 from components.model import LSTM, WIDE, build_model, lstm_columns, parameter_count, serving_model
-from components.hyperparameters import Hyperparameters, hyperparameters_for
+from components.hyperparameters import Hyperparameters, hyperparameters_for, wide_part_alone
 from preprocessing import features
 
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
@@ -244,3 +244,25 @@ def test_the_fused_wide_and_deep_network_computes_the_ensembles_mean(ensemble_si
     # Both parts count: the wide part's weights move the probability.
     model.get_layer(WIDE).set_weights([np.zeros_like(w) for w in model.get_layer(WIDE).get_weights()])
     assert np.abs(serving_model(model)(inputs).numpy() - expected).max() > 1e-3
+
+
+def test_residual_fitting_freezes_the_wide_part_as_fitted_alone():
+    """joining="residual": the wide part is the `linear` fit on the same data, unchanged by the
+    LSTM's training (the layers store their weights at different step scales)."""
+    rng = np.random.default_rng(12)
+    ids, weights = _tfidf(rng, list(rng.integers(1, 8, 48)))
+    examples = tf.data.Dataset.from_tensor_slices((
+        {features.TOKEN_IDS_KEY: _padded(rng, list(rng.integers(1, 12, 48)), 12),
+         features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights},
+        rng.integers(0, 2, 48)))
+    hparams = hyperparameters_for("wide-deep", joining="residual", epochs=2, batch_size=8, **SMALL)
+    served = trainer.train(hparams, examples, verbose=0).model
+    alone = trainer.train(wide_part_alone(hparams), examples, verbose=0).model
+
+    def in_use(model: keras.Model) -> list[np.ndarray]:
+        layer = model.get_layer(WIDE)
+        return [value * layer.step_scale for value in layer.get_weights()]
+
+    for joined, fitted in zip(in_use(served), in_use(alone)):
+        np.testing.assert_allclose(joined, fitted, rtol=1e-6, atol=1e-7)
+    assert np.abs(in_use(alone)[0]).max() > 1e-3  # The wide part did learn.

@@ -259,13 +259,17 @@ def latency_in_children(model_base: str, article: dict[str, str], batch: list[di
     return {**medians, "latency_runs": runs}
 
 
-def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], latency_runs: int) -> dict:
-    """Steps 1-4 for one data file, and step 5 if latency_runs > 0."""
+def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], latency_runs: int,
+                  reuse_run: bool = False) -> dict:
+    """Steps 1-4 for one data file, and step 5 if latency_runs > 0. reuse_run: skip step 1 and
+    train on the Transform output an earlier run left in `output` (no run time is reported)."""
     folder = RunFolder(output)
-    started = time.perf_counter()
-    _, durations = local_runner.run(PipelineConfig(enable_cache=False), data, folder)
-    run_seconds = time.perf_counter() - started
-    print(f"{data}: default pipeline run {run_seconds:.0f} s", flush=True)
+    run_seconds, durations = None, None
+    if not (reuse_run and os.path.exists(folder.metadata_path)):
+        started = time.perf_counter()
+        _, durations = local_runner.run(PipelineConfig(enable_cache=False), data, folder)
+        run_seconds = time.perf_counter() - started
+        print(f"{data}: default pipeline run {run_seconds:.0f} s", flush=True)
 
     splits = load_splits(folder)
     eval_labels = raw_columns(splits.eval_raw)[1]
@@ -307,6 +311,8 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=list(PRESETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--latency-runs", type=int, default=LATENCY_RUNS, help="child processes per model (0: none)")
+    parser.add_argument("--reuse-run", action="store_true",
+                        help="train on the Transform output of an earlier run in --output instead of running the pipeline")
     parser.add_argument("--output", default=str(REPO_ROOT / "runs" / "bench_models"))
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "models.json"))
     parser.add_argument("--latency-of", metavar="MODEL_BASE", help=argparse.SUPPRESS)  # The child's job.
@@ -321,7 +327,8 @@ def main() -> None:
     for index, data in enumerate(args.data):
         name = pathlib.Path(data).name
         report["datasets"][name] = bench_dataset(data, os.path.join(args.output, pathlib.Path(data).stem),
-                                                 args.presets, args.seeds, args.latency_runs if index == 0 else 0)
+                                                 args.presets, args.seeds, args.latency_runs if index == 0 else 0,
+                                                 args.reuse_run)
         pathlib.Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(args.results).write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
         print(markdown_table(report["datasets"][name]), flush=True)
@@ -354,8 +361,9 @@ def markdown_table(dataset: dict) -> str:
         v = r[name]
         lines.append(f"| {label} | | | | {v['f1_fake']:.3f} | {v['macro_f1']:.3f} | {v['accuracy']:.3f} | "
                      f"{v['auc']:.3f} | {v['threshold']:.2f} | | | |")
-    lines += ["", f"Default `fakenews run` (preset `{dataset['default_preset']}`) ingest → pushed model: "
-                  f"{dataset['default_run_seconds']:.0f} s."]
+    if dataset["default_run_seconds"] is not None:
+        lines += ["", f"Default `fakenews run` (preset `{dataset['default_preset']}`) ingest → pushed model: "
+                      f"{dataset['default_run_seconds']:.0f} s."]
     return "\n".join(lines)
 
 

@@ -65,14 +65,20 @@ def transform_splits(data: str, output: str) -> tuple[tft.TFTransformOutput, str
     return tft.TFTransformOutput(transform["transform_graph"][0].uri), transform["transformed_examples"][0].uri
 
 
-def as_arrays(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    ids, labels = zip(*dataset.as_numpy_iterator())
-    return np.stack(ids), np.array(labels)
+def features_and_labels(dataset: tf.data.Dataset) -> tuple[tf.data.Dataset, np.ndarray]:
+    """`trainer.read_examples`' (features, label) pairs split: the features (some sparse) stay a
+    dataset, the labels become an array that can be shuffled."""
+    labels = np.fromiter(dataset.map(lambda inputs, label: label).as_numpy_iterator(), dtype=np.int64)
+    return dataset.map(lambda inputs, label: inputs), labels
 
 
-def eval_auc(model: keras.Model, ids: np.ndarray, labels: np.ndarray, hparams: Hyperparameters) -> float:
+def with_labels(inputs: tf.data.Dataset, labels: np.ndarray) -> tf.data.Dataset:
+    return tf.data.Dataset.zip((inputs, tf.data.Dataset.from_tensor_slices(labels)))
+
+
+def eval_auc(model: keras.Model, inputs: tf.data.Dataset, labels: np.ndarray, hparams: Hyperparameters) -> float:
     """AUC of the served view's probabilities on the eval split, batched as the Trainer scores."""
-    dataset = trainer.batches(tf.data.Dataset.from_tensor_slices((ids, labels)), hparams, training=False)
+    dataset = trainer.batches(with_labels(inputs, labels), hparams, training=False)
     scored = [(model(batch, training=False).numpy().reshape(-1), label.numpy()) for batch, label in dataset]
     probabilities, ordered_labels = (np.concatenate(column) for column in zip(*scored))
     return float(roc_auc_score(ordered_labels, probabilities))
@@ -87,17 +93,19 @@ def null_auc_sd(labels: np.ndarray) -> float:
 
 def bench_dataset(name: str, output: str) -> dict:
     transform_output, transformed = transform_splits(str(canonical_path(name)), os.path.join(output, name))
-    train_ids, train_labels = as_arrays(trainer.read_examples([f"{transformed}/Split-train/*"], transform_output))
-    eval_ids, eval_labels = as_arrays(trainer.read_examples([f"{transformed}/Split-eval/*"], transform_output))
+    train_inputs, train_labels = features_and_labels(
+        trainer.read_examples([f"{transformed}/Split-train/*"], transform_output))
+    eval_inputs, eval_labels = features_and_labels(
+        trainer.read_examples([f"{transformed}/Split-eval/*"], transform_output))
     result: dict = {"train_rows": len(train_labels), "eval_rows": len(eval_labels),
                     "eval_fake_share": float(eval_labels.mean()), "null_auc_sd": null_auc_sd(eval_labels),
                     "shuffled": []}
 
     def trained(labels: np.ndarray, seed: int) -> dict:
         hparams = hyperparameters_for(DEFAULT_PRESET, seed=seed)
-        training = trainer.train(hparams, tf.data.Dataset.from_tensor_slices((train_ids, labels)), verbose=2)
+        training = trainer.train(hparams, with_labels(train_inputs, labels), verbose=2)
         return {"seed": seed, "epochs_run": len(training.epoch_seconds),
-                "auc": eval_auc(training.model, eval_ids, eval_labels, hparams)}
+                "auc": eval_auc(training.model, eval_inputs, eval_labels, hparams)}
 
     for seed in SHUFFLED_SEEDS:
         shuffled = np.random.default_rng(seed).permutation(train_labels)

@@ -1,22 +1,24 @@
-"""Benchmark: the notebook's network vs the improved variant, trained on the same splits in
-one run, against a tuned TF-IDF + logistic-regression baseline; plus serving latency.
+"""Benchmark: the model presets (notebook, improved, linear, wide-deep), each trained over
+three seeds on the same splits of one run, against a tuned TF-IDF + logistic-regression
+baseline; plus serving latency; on articles.csv and liar_binary.csv.
 
-Steps (one process, so the speed figures are ratios measured together):
+Steps, per data file (one process, so the speed figures are ratios measured together):
   1. the whole default `fakenews run` (ingest -> pushed model), timed end to end;
-  2. from that run's Transform output, train the `notebook` and `improved` variants with the
-     pipeline's own `components.trainer.train` (same train split, same validation slice);
+  2. from that run's Transform output, train every preset once per seed with the pipeline's
+     own `components.trainer.train` (same train split, same validation slice);
   3. score the eval split through each exported model's `predict_examples` signature:
-     F1 (fake), macro F1, precision, recall, AUC at the model's stored threshold;
-  4. TF-IDF + LR on the same splits: sklearn defaults, and tuned (sublinear TF, C=10,
+     F1 (fake), macro F1, accuracy, precision, recall, AUC at the model's stored threshold;
+     each preset's mean and standard deviation (ddof=1) over the seeds;
+  4. TF-IDF + LR (scikit-learn) on the same splits: defaults, and tuned (sublinear TF, C=10,
      threshold chosen on the same validation slice);
-  5. serving latency of each exported model for one median-length article (p50/p99) and
-     batch-64 throughput, in-process and over REST through the local TF-Serving-API server,
-     measured in three child processes set up as `fakenews serve` is (serving/settings.py);
-     the figures are the three runs' median.
+  5. for the first data file, serving latency of each preset's first-seed model for one
+     median-length article (p50/p99) and batch-64 throughput, in-process and over REST
+     through the local TF-Serving-API server, measured in three child processes set up as
+     `fakenews serve` is (serving/settings.py); the figures are the three runs' median.
 
-Run from the repository root (takes ~15-25 minutes on 2 cores):
+Run from the repository root (about an hour on 2 cores):
     TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/bench_models.py
-Writes bench/results/models.json and prints a Markdown table.
+Writes bench/results/models.json and prints a Markdown table per data file.
 """
 
 from __future__ import annotations
@@ -45,12 +47,12 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score  # noqa: E402
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score  # noqa: E402
 
 from components import signatures, trainer  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 from pipeline import pipeline as dag  # noqa: E402
-from components.hyperparameters import hyperparameters_for  # noqa: E402
+from components.hyperparameters import DEFAULT_PRESET, PRESETS, hyperparameters_for  # noqa: E402
 from pipeline.config import PIPELINE_NAME, PipelineConfig  # noqa: E402
 from pipeline.run_folder import RunFolder  # noqa: E402
 from pipeline.summary import latest_run_outputs  # noqa: E402
@@ -60,6 +62,11 @@ from tests.data import canonical_path  # noqa: E402
 from timing import call_seconds  # noqa: E402  (bench/, this script's folder)
 
 NOTEBOOK_EPOCHS = 50  # What the notebook trains for; its time is extrapolated from s/epoch.
+PRESET_NAMES = ("notebook", "improved", "linear", "wide-deep")
+SEEDS = (42, 1, 2)
+DATA_FILES = ("articles.csv", "liar_binary.csv")
+SUMMARISED = ("f1_fake", "macro_f1", "accuracy", "precision", "recall", "auc", "threshold", "train_seconds",
+              "epochs_run", "validation_loss", "validation_f1")
 LATENCY_CALLS = 300
 LATENCY_RUNS = 3  # Child processes measuring serving latency; figures are their median.
 THROUGHPUT_BATCHES = 20
@@ -109,6 +116,7 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, predic
     return {
         "f1_fake": f1_score(labels, predicted),
         "macro_f1": f1_score(labels, predicted, average="macro"),
+        "accuracy": accuracy_score(labels, predicted),
         "precision": precision_score(labels, predicted, zero_division=0),
         "recall": recall_score(labels, predicted),
         "auc": roc_auc_score(labels, probabilities),
@@ -125,8 +133,8 @@ def score_model(model_dir: str, records: list[bytes]) -> tuple[np.ndarray, np.nd
     return np.concatenate(probabilities), np.concatenate(predicted)
 
 
-def train_variant(name: str, splits: Splits, export_dir: str) -> dict[str, object]:
-    hparams = hyperparameters_for(name)
+def train_variant(name: str, splits: Splits, export_dir: str, seed: int) -> dict[str, object]:
+    hparams = hyperparameters_for(name, seed=seed)
     started = time.perf_counter()
     result = trainer.train(hparams, splits.train_transformed, verbose=2)
     train_seconds = time.perf_counter() - started
@@ -134,13 +142,23 @@ def train_variant(name: str, splits: Splits, export_dir: str) -> dict[str, objec
                       trim_padding=hparams.mask_padding)
     val_loss = result.history["val_loss"]
     return {
+        "seed": seed,
         "epochs_run": len(result.epoch_seconds),
         "best_epoch": int(np.argmin(val_loss)) + 1,
+        "validation_loss": float(np.min(val_loss)),  # The train split's validation slice: what choices were made on.
+        "validation_f1": result.validation_f1,
         "seconds_per_epoch": float(np.mean(result.epoch_seconds)),
         "epoch_seconds": result.epoch_seconds,
         "train_seconds": train_seconds,
         "threshold": result.threshold,
     }
+
+
+def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation (ddof=1) over the seeds of each SUMMARISED figure."""
+    figures = {key: [run[key] for run in runs if run.get(key) is not None] for key in SUMMARISED}
+    return {"mean": {key: float(np.mean(v)) for key, v in figures.items() if v},
+            "std": {key: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for key, v in figures.items() if v}}
 
 
 def tfidf_baseline(splits: Splits, tuned: bool) -> dict[str, float]:
@@ -218,8 +236,9 @@ def serving_latency(model_base: str, requests: dict) -> dict[str, dict[str, floa
             "rest": latency_over_rest(model_base, requests["article"], requests["batch"])}
 
 
-def latency_in_children(model_base: str, article: dict[str, str], batch: list[dict[str, str]]) -> dict:
-    """serving_latency in LATENCY_RUNS fresh processes with the serving settings, which must be
+def latency_in_children(model_base: str, article: dict[str, str], batch: list[dict[str, str]],
+                        runs_wanted: int = LATENCY_RUNS) -> dict:
+    """serving_latency in `runs_wanted` fresh processes with the serving settings, which must be
     set before TensorFlow loads (this process has trained with the default ones).
 
     Each figure is the median over the runs; the runs' own figures are kept under
@@ -230,7 +249,7 @@ def latency_in_children(model_base: str, article: dict[str, str], batch: list[di
     requests = pathlib.Path(model_base, "requests.json")
     requests.write_text(json.dumps({"article": article, "batch": batch}), encoding="utf-8")
     runs = []
-    for _ in range(LATENCY_RUNS):
+    for _ in range(runs_wanted):
         child = subprocess.run(
             [sys.executable, __file__, "--latency-of", model_base, "--requests", str(requests)],
             env={**os.environ, **settings.SERVING_ENVIRONMENT}, capture_output=True, text=True, check=True)
@@ -240,9 +259,60 @@ def latency_in_children(model_base: str, article: dict[str, str], batch: list[di
     return {**medians, "latency_runs": runs}
 
 
+def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], latency_runs: int,
+                  reuse_run: bool = False) -> dict:
+    """Steps 1-4 for one data file, and step 5 if latency_runs > 0. reuse_run: skip step 1 and
+    train on the Transform output an earlier run left in `output` (no run time is reported)."""
+    folder = RunFolder(output)
+    run_seconds, durations = None, None
+    if not (reuse_run and os.path.exists(folder.metadata_path)):
+        started = time.perf_counter()
+        _, durations = local_runner.run(PipelineConfig(enable_cache=False), data, folder)
+        run_seconds = time.perf_counter() - started
+        print(f"{data}: default pipeline run {run_seconds:.0f} s", flush=True)
+
+    splits = load_splits(folder)
+    eval_labels = raw_columns(splits.eval_raw)[1]
+    article = median_article(splits)
+    batch_columns, _ = raw_columns(splits.eval_raw[:64])
+    batch = [dict(zip(features.TEXT_KEYS, f)) for f in zip(*(batch_columns[k] for k in features.TEXT_KEYS))]
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as exports:
+        for name in presets:
+            runs = []
+            for index, seed in enumerate(seeds):
+                model_base = os.path.join(exports, f"{name}-{seed}")
+                run = train_variant(name, splits, os.path.join(model_base, "1"), seed)
+                probabilities, predicted = score_model(os.path.join(model_base, "1"), splits.eval_raw)
+                run.update(classification_metrics(eval_labels, probabilities, predicted))
+                if latency_runs and index == 0:
+                    run.update(latency_in_children(model_base, article, batch, latency_runs))
+                runs.append(run)
+                print(data, name, json.dumps(run, default=float), flush=True)
+            results[name] = {"runs": runs, **summarise(runs)}
+    results["tfidf_lr_default"] = tfidf_baseline(splits, tuned=False)
+    results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True)
+    return {
+        "data": data,
+        "train_rows": len(splits.train_raw),
+        "eval_rows": int(len(eval_labels)),
+        "default_preset": DEFAULT_PRESET,
+        "default_run_seconds": run_seconds,
+        "default_run_components": durations,
+        "median_article_tokens": len(reference.clean(reference.join_fields(*article.values()))),
+        "seeds": list(seeds),
+        "results": results,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(canonical_path("articles.csv")))
+    parser.add_argument("--data", nargs="+", default=[str(canonical_path(name)) for name in DATA_FILES])
+    parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=list(PRESETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--latency-runs", type=int, default=LATENCY_RUNS, help="child processes per model (0: none)")
+    parser.add_argument("--reuse-run", action="store_true",
+                        help="train on the Transform output of an earlier run in --output instead of running the pipeline")
     parser.add_argument("--output", default=str(REPO_ROOT / "runs" / "bench_models"))
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "models.json"))
     parser.add_argument("--latency-of", metavar="MODEL_BASE", help=argparse.SUPPRESS)  # The child's job.
@@ -252,73 +322,48 @@ def main() -> None:
         print(json.dumps(serving_latency(args.latency_of, json.loads(pathlib.Path(args.requests).read_text()))))
         return
 
-    folder = RunFolder(args.output)
-    started = time.perf_counter()
-    _, durations = local_runner.run(PipelineConfig(enable_cache=False), args.data, folder)
-    run_seconds = time.perf_counter() - started
-    print(f"Default pipeline run: {run_seconds:.0f} s")
-
-    splits = load_splits(folder)
-    eval_labels = raw_columns(splits.eval_raw)[1]
-    article = median_article(splits)
-    batch_columns, _ = raw_columns(splits.eval_raw[:64])
-    batch = [dict(zip(features.TEXT_KEYS, f)) for f in zip(*(batch_columns[k] for k in features.TEXT_KEYS))]
-    results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as exports:
-        for name in ("notebook", "improved"):
-            model_dir = os.path.join(exports, name, "1")
-            results[name] = train_variant(name, splits, model_dir)
-            probabilities, predicted = score_model(model_dir, splits.eval_raw)
-            results[name].update(classification_metrics(eval_labels, probabilities, predicted))
-            results[name].update(latency_in_children(os.path.join(exports, name), article, batch))
-            print(name, json.dumps(results[name], indent=1, default=float))
-    results["tfidf_lr_default"] = tfidf_baseline(splits, tuned=False)
-    results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True)
-
-    notebook_50_epochs = NOTEBOOK_EPOCHS * results["notebook"]["seconds_per_epoch"]
-    report = {
-        "data": args.data,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__},
-        "eval_rows": int(len(eval_labels)),
-        "default_run_seconds": run_seconds,
-        "default_run_components": durations,
-        "notebook_50_epoch_seconds": notebook_50_epochs,
-        "default_run_fraction_of_notebook_50_epochs": run_seconds / notebook_50_epochs,
-        "improved_vs_notebook_seconds_per_epoch": results["improved"]["seconds_per_epoch"]
-        / results["notebook"]["seconds_per_epoch"],
-        "median_article_tokens": len(reference.clean(reference.join_fields(*article.values()))),
-        "results": results,
-    }
-    pathlib.Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.results).write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
-    print(markdown_table(report))
+    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__},
+              "datasets": {}}
+    for index, data in enumerate(args.data):
+        name = pathlib.Path(data).name
+        report["datasets"][name] = bench_dataset(data, os.path.join(args.output, pathlib.Path(data).stem),
+                                                 args.presets, args.seeds, args.latency_runs if index == 0 else 0,
+                                                 args.reuse_run)
+        pathlib.Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.results).write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
+        print(markdown_table(report["datasets"][name]), flush=True)
 
 
-def markdown_table(report: dict) -> str:
-    r = report["results"]
+def _mean_std(result: dict, key: str) -> str:
+    return f"{result['mean'][key]:.3f} ± {result['std'][key]:.3f}"
+
+
+def markdown_table(dataset: dict) -> str:
+    r = dataset["results"]
     lines = [
-        "| | s/epoch | epochs to best val loss | train s | F1 (fake) | macro F1 | precision | recall | AUC |"
-        " threshold | in-process p50/p99 ms | REST p50/p99 ms | batch-64 docs/s (in-process / REST) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"{dataset['data']} (train {dataset['train_rows']}, eval {dataset['eval_rows']}; "
+        f"mean ± std over seeds {', '.join(map(str, dataset['seeds']))}):",
+        "",
+        "| | epochs | train s | validation loss | F1 (fake) | macro F1 | accuracy | AUC | threshold |"
+        " in-process p50 ms | REST p50 ms | batch-64 docs/s in-process |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("notebook", "improved"):
-        v = r[name]
+    for name in (n for n in r if not n.startswith("tfidf_lr")):
+        v, first = r[name], r[name]["runs"][0]
+        speed = (f"{first['in_process']['p50_ms']:.1f} | {first['rest']['p50_ms']:.1f} | "
+                 f"{first['in_process']['batch64_docs_per_s']:.0f}") if "rest" in first else " | | "
         lines.append(
-            f"| LSTM `{name}` | {v['seconds_per_epoch']:.1f} | {v['best_epoch']} of {v['epochs_run']} | "
-            f"{v['train_seconds']:.0f} | {v['f1_fake']:.3f} | {v['macro_f1']:.3f} | {v['precision']:.3f} | "
-            f"{v['recall']:.3f} | {v['auc']:.3f} | {v['threshold']:.3f} | "
-            f"{v['in_process']['p50_ms']:.1f} / {v['in_process']['p99_ms']:.1f} | "
-            f"{v['rest']['p50_ms']:.1f} / {v['rest']['p99_ms']:.1f} | "
-            f"{v['in_process']['batch64_docs_per_s']:.0f} / {v['rest']['batch64_docs_per_s']:.0f} |")
-    for name, label in (("tfidf_lr_default", "TF-IDF + LR (defaults)"), ("tfidf_lr_tuned", "TF-IDF + LR (tuned)")):
+            f"| `{name}` | {v['mean']['epochs_run']:.1f} | {v['mean']['train_seconds']:.0f} | "
+            f"{_mean_std(v, 'validation_loss')} | {_mean_std(v, 'f1_fake')} | {_mean_std(v, 'macro_f1')} | "
+            f"{_mean_std(v, 'accuracy')} | {_mean_std(v, 'auc')} | {v['mean']['threshold']:.2f} | {speed} |")
+    for name, label in (("tfidf_lr_default", "scikit-learn TF-IDF + LR (defaults)"),
+                        ("tfidf_lr_tuned", "scikit-learn TF-IDF + LR (tuned)")):
         v = r[name]
-        lines.append(f"| {label} | | | | {v['f1_fake']:.3f} | {v['macro_f1']:.3f} | {v['precision']:.3f} | "
-                     f"{v['recall']:.3f} | {v['auc']:.3f} | {v['threshold']:.3f} | | | |")
-    lines.append("")
-    lines.append(f"Default `fakenews run` ingest → pushed model: {report['default_run_seconds']:.0f} s = "
-                 f"{report['default_run_fraction_of_notebook_50_epochs']:.2f} × the notebook's 50 epochs "
-                 f"({report['notebook_50_epoch_seconds']:.0f} s at its measured s/epoch). "
-                 f"Improved s/epoch = {report['improved_vs_notebook_seconds_per_epoch']:.2f} × notebook's.")
+        lines.append(f"| {label} | | | | {v['f1_fake']:.3f} | {v['macro_f1']:.3f} | {v['accuracy']:.3f} | "
+                     f"{v['auc']:.3f} | {v['threshold']:.2f} | | | |")
+    if dataset["default_run_seconds"] is not None:
+        lines += ["", f"Default `fakenews run` (preset `{dataset['default_preset']}`) ingest → pushed model: "
+                      f"{dataset['default_run_seconds']:.0f} s."]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ arithmetic on them. Here every copy's forward *and* backward LSTM is its own par
 trained ones. A batch's cost follows its words rather than batch size x longest document
 (`GroupedLSTM.call`).
 The result equals the trained model's mean probability (to float rounding; a test checks it).
+A wide part, if any, is the trained one, added to each copy's logit as in training.
 
 The backward direction fits in the same loop because the documents are pre-padded: Keras'
 backward LSTM reads `[0, 0, a, b, c]` as c, b, a and skips the masked padding, which gives
@@ -24,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.model import (EMBEDDING, LSTM, LSTM_GATES, PROBABILITIES, copy_blocks, dense_name, lstm_columns,
-                              mean_over_copies)
+from components.model import (EMBEDDING, LSTM, LSTM_GATES, WIDE, copy_blocks, dense_name, join_wide,
+                              last_dense_name, lstm_columns, mean_over_copies, wide_inputs, wide_layer)
 from components.hyperparameters import Hyperparameters
 from preprocessing import features, text
 
@@ -154,11 +155,11 @@ def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.
 
 def can_fuse(hparams: Hyperparameters) -> bool:
     """Worth it with copies or two directions; needs the mask (padding skipped, not read)."""
-    return hparams.mask_padding and (hparams.ensemble_size > 1 or hparams.bidirectional)
+    return hparams.lstm and hparams.mask_padding and (hparams.ensemble_size > 1 or hparams.bidirectional)
 
 
 def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
-    """token ids -> [batch, 1] mean probability of the trained copies, with one LSTM loop."""
+    """The trained model's inputs -> [batch, 1] mean probability of the copies, with one LSTM loop."""
     if not can_fuse(hparams):
         raise ValueError("fusing needs mask_padding and more than one LSTM (copies or directions)")
     n = hparams.ensemble_size
@@ -174,15 +175,22 @@ def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
     parts = _lstm_parts(trained, hparams)
     lstm = GroupedLSTM(len(parts), hparams.lstm_units, hparams.embedding_dim, name=LSTM)
     x = lstm(x)
-    dense = []
-    for name in [dense_name(i) for i in range(len(hparams.dense_units))] + [PROBABILITIES]:
+    copied = []  # (fused layer, trained layer): the weights to carry over.
+    for name in [dense_name(i) for i in range(len(hparams.dense_units))] + [last_dense_name(hparams)]:
         source = trained.get_layer(name)
-        dense.append((keras.layers.Dense(source.units, activation=source.activation, name=name), source))
-        x = dense[-1][0](x)
-    fused = keras.Model(token_ids, mean_over_copies(x), name=trained.name)
+        copied.append((keras.layers.Dense(source.units, activation=source.activation, name=name), source))
+        x = copied[-1][0](x)
+    inputs = [token_ids]
+    if hparams.wide:
+        terms = wide_inputs()
+        inputs += terms
+        wide = wide_layer(hparams)
+        x = join_wide(x, wide(terms))
+        copied.append((wide, trained.get_layer(WIDE)))
+    fused = keras.Model(inputs, mean_over_copies(x), name=trained.name)
 
     embedding.set_weights(trained.get_layer(EMBEDDING).get_weights())
     lstm.set_weights([np.stack(weights) for weights in zip(*parts)])
-    for layer, source in dense:
+    for layer, source in copied:
         layer.set_weights(source.get_weights())
     return fused

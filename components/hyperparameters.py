@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any, Mapping
 
 _CUSTOM_CONFIG_KEY = "hyperparameters"
+JOININGS = ("joint", "residual")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,19 @@ class Hyperparameters:
     balance_classes: bool = False  # Class weights from the train split's label balance.
     tune_threshold: bool = False  # Decision threshold maximising F1 (fake) on validation (trainer.choose_threshold).
     seed: int = 42
+    # The model's parts (components/model.py): the LSTM over the token ids, and the wide part, a
+    # logistic regression over the document's TF-IDF (preprocessing/tfidf.py). With both, each
+    # copy's probability is sigmoid(its LSTM's logit + the wide part's logit).
+    lstm: bool = True
+    wide: bool = False
+    wide_l2: float = 0.0  # L2 penalty on the wide part's weights, added to the mean loss.
+    # Adam's step for the wide part's weights: a linear model over a few thousand documents
+    # needs larger steps than the LSTM's learning_rate to fit within a few epochs.
+    wide_learning_rate: float = 0.01
+    # How the two parts are fitted: "joint" trains both from the start on one loss;
+    # "residual" first fits the wide part alone (early stopping on the validation slice),
+    # then freezes it and trains the LSTM on what it leaves unexplained.
+    joining: str = "joint"
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
@@ -62,6 +76,10 @@ class Hyperparameters:
         if self.word_dropout and not self.mask_padding:
             # Without the mask a dropped word would be read as a word: the padding id's embedding.
             raise ValueError("word_dropout needs mask_padding")
+        if not (self.lstm or self.wide):
+            raise ValueError("a model needs the lstm or the wide part")
+        if self.joining not in JOININGS:
+            raise ValueError(f"joining must be one of {', '.join(JOININGS)}, got {self.joining!r}")
 
     def as_custom_config(self) -> dict[str, Any]:
         """The Trainer's custom_config: JSON values (a tuple becomes a list)."""
@@ -100,8 +118,34 @@ PRESETS = {
         balance_classes=True,
         tune_threshold=True,
     ),
+    # Logistic regression over the document's TF-IDF (preprocessing/tfidf.py): the bag-of-words
+    # baseline inside the pipeline, trained, evaluated and served as the networks are.
+    "linear": Hyperparameters(
+        preset="linear",
+        lstm=False,
+        wide=True,
+        epochs=40,
+        early_stopping_patience=3,
+        learning_rate=0.01,
+        wide_learning_rate=0.01,
+        wide_l2=1e-5,
+        balance_classes=True,
+        tune_threshold=True,
+    ),
 }
+# The LSTM of "improved" beside the linear model of "linear", one probability.
+PRESETS["wide-deep"] = dataclasses.replace(
+    PRESETS["improved"], preset="wide-deep", wide=True, wide_l2=PRESETS["linear"].wide_l2,
+    wide_learning_rate=PRESETS["linear"].wide_learning_rate, joining="residual")
 DEFAULT_PRESET = "improved"
+
+
+def wide_part_alone(hparams: Hyperparameters) -> Hyperparameters:
+    """The `linear` preset's training with `hparams`' wide part: the first stage of "residual"."""
+    return dataclasses.replace(
+        PRESETS["linear"], wide_l2=hparams.wide_l2, wide_learning_rate=hparams.wide_learning_rate,
+        batch_size=hparams.batch_size, validation_fraction=hparams.validation_fraction,
+        balance_classes=hparams.balance_classes, seed=hparams.seed)
 
 
 def hyperparameters_for(preset: str = DEFAULT_PRESET, **overrides: Any) -> Hyperparameters:

@@ -1,4 +1,4 @@
-"""The notebook's network, built from hyperparameters.
+"""The notebook's network, built from hyperparameters, with an optional wide (linear) part.
 
 Embedding -> Dropout -> LSTM -> Dropout -> Dense(relu)… -> Dense(1, sigmoid). Dropout is a
 separate layer, not the LSTM's `dropout=` argument, which tf_keras' saved graphs handle badly.
@@ -15,6 +15,13 @@ gradient comes from its own prediction only. Each block starts as that copy's ow
 LSTM loops (one per direction) instead of 2n, which keeps building and running the training
 graph about as cheap as for one network. The output is the copies' probabilities,
 [batch, n]; the loss is the mean of their losses.
+
+The wide part (`wide`) is a logistic regression over the document's TF-IDF
+(preprocessing/tfidf.py): a weight per vocabulary term and a bias. With the LSTM too, each
+copy's last dense layer gives a logit, and the copy's probability is sigmoid(that logit + the
+wide part's logit): one linear model shared by the copies, each LSTM adding what word order
+and the embeddings tell beyond it. Without the LSTM (`lstm=False`) the model is the
+logistic regression alone.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from preprocessing import features
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
 EMBEDDING, LSTM = "embedding", "lstm"
 PROBABILITIES = "probabilities"
+WIDE = "wide"  # The linear part's layer.
+DEEP_LOGITS = "deep_logits"  # The last dense layer of the LSTM part when a wide part adds to it.
 
 
 def dense_name(index: int) -> str:
@@ -102,15 +111,106 @@ class _MeanProbabilityAUC(keras.metrics.AUC):
         return super().update_state(y_true, tf.reduce_mean(y_pred, axis=-1, keepdims=True), sample_weight)
 
 
+def input_keys(hparams: Hyperparameters) -> tuple[str, ...]:
+    """The Transform outputs the model reads, by the names of its inputs."""
+    return (((features.TOKEN_IDS_KEY,) if hparams.lstm else ())
+            + ((features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY) if hparams.wide else ()))
+
+
+@keras.utils.register_keras_serializable(package="fakenews")
+class LinearOverTerms(keras.layers.Layer):
+    """A document's logit: the sum of its terms' TF-IDF weights times their own weights, plus a bias.
+
+    inputs: [term ids, TF-IDF weights], two [batch, (terms)] SparseTensors over the same
+    indices -> [batch, 1]. A document without a known term gets the bias alone.
+
+    The weights are stored divided by `step_scale` and multiplied back in the call: Adam
+    moves a stored weight by about the learning rate per step whatever its gradient's size,
+    so the weights move `step_scale` times as fast as the LSTM's (one optimizer for both).
+    """
+
+    def __init__(self, vocabulary_size: int, l2: float = 0.0, step_scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.l2, self.step_scale = vocabulary_size, l2, step_scale
+
+    def build(self, input_shape) -> None:
+        # l2 * |step_scale * stored|^2, the penalty on the weights used; a regularizer, so it
+        # is computed in training steps only.
+        penalty = keras.regularizers.L2(self.l2 * self.step_scale**2) if self.l2 else None
+        self.kernel = self.add_weight(name="kernel", shape=(self.vocabulary_size,), initializer="zeros",
+                                      regularizer=penalty)
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros")
+
+    def call(self, inputs: list[tf.SparseTensor]) -> tf.Tensor:
+        ids, tfidf = inputs
+        kernel, bias = self.kernel * self.step_scale, self.bias * self.step_scale
+        per_term = tf.gather(kernel, ids.values) * tfidf.values
+        logit = tf.math.unsorted_segment_sum(per_term, ids.indices[:, 0], ids.dense_shape[0])
+        return logit[:, tf.newaxis] + bias
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "l2": self.l2,
+                "step_scale": self.step_scale}
+
+
+def wide_inputs() -> list[keras.Input]:
+    return [keras.Input(shape=(None,), sparse=True, dtype="int64", name=features.TFIDF_IDS_KEY),
+            keras.Input(shape=(None,), sparse=True, dtype="float32", name=features.TFIDF_WEIGHTS_KEY)]
+
+
+def wide_layer(hparams: Hyperparameters) -> LinearOverTerms:
+    return LinearOverTerms(features.TFIDF_VOCABULARY_LIMIT, hparams.wide_l2,
+                           hparams.wide_learning_rate / hparams.learning_rate, name=WIDE)
+
+
+def join_wide(deep_logits: keras.KerasTensor | None, wide_logit: keras.KerasTensor) -> keras.KerasTensor:
+    """[batch, copies] probabilities: sigmoid(each copy's logit + the wide logit)."""
+    if deep_logits is None:
+        return keras.layers.Activation("sigmoid", name=PROBABILITIES)(wide_logit)
+    joined = keras.layers.Lambda(lambda logits: logits[0] + logits[1], name="wide_and_deep")([deep_logits, wide_logit])
+    return keras.layers.Activation("sigmoid", name=PROBABILITIES)(joined)
+
+
+def last_dense_name(hparams: Hyperparameters) -> str:
+    """The LSTM part's last layer: the probabilities, or, beside a wide part, the logits."""
+    return DEEP_LOGITS if hparams.wide else PROBABILITIES
+
+
 def build_model(hparams: Hyperparameters) -> keras.Model:
-    """The compiled training model: [batch, time] token ids -> [batch, ensemble_size]."""
+    """The compiled training model: the `input_keys` features -> [batch, ensemble_size]."""
     leave_tf_keras_unconverted()  # Before anything traces the model.
     keras.utils.set_random_seed(hparams.seed)
+    inputs, deep = [], None
+    if hparams.lstm:
+        token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
+        inputs.append(token_ids)
+        deep = _lstm_part(hparams, token_ids)
+    if hparams.wide:
+        terms = wide_inputs()
+        inputs += terms
+        x = join_wide(deep, wide_layer(hparams)(terms))
+    else:
+        x = deep
+    model = keras.Model(inputs, x, name=f"fakenews_{hparams.preset}")
+    compile_model(model, hparams)
+    return model
+
+
+def compile_model(model: keras.Model, hparams: Hyperparameters) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=hparams.learning_rate),
+        loss=copies_loss,
+        metrics=[_MeanProbabilityAUC(name="auc")],
+    )
+
+
+def _lstm_part(hparams: Hyperparameters, token_ids: keras.KerasTensor) -> keras.KerasTensor:
+    """The notebook's layers (ensemble_size copies): [batch, copies] probabilities, or logits
+    when a wide part adds to them."""
     n, units = hparams.ensemble_size, hparams.lstm_units
     directions = 2 if hparams.bidirectional else 1
     split = n > 1  # One copy needs no blocks, and keeps the notebook's layers exactly.
 
-    token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
     x = keras.layers.Embedding(
         features.VOCAB_SIZE, n * hparams.embedding_dim, mask_zero=hparams.mask_padding, name=EMBEDDING
     )(token_ids)
@@ -147,15 +247,14 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
         last = index == len(hparams.dense_units)
         cols = copy_blocks(width, n)
         layer = keras.layers.Dense(
-            n * width, activation="sigmoid" if last else "relu",
+            n * width, activation=(None if hparams.wide else "sigmoid") if last else "relu",
             kernel_constraint=BlockMask(_block_mask((sum(map(len, rows)), n * width), rows, cols)) if split else None,
-            name=PROBABILITIES if last else dense_name(index),
+            name=last_dense_name(hparams) if last else dense_name(index),
         )
         x = layer(x)
         dense_layers.append((layer, rows, cols))
         rows = cols
 
-    model = keras.Model(token_ids, x, name=f"fakenews_{hparams.preset}")
     if split:
         seeds = np.random.default_rng(hparams.seed)
         for layer in lstm_layers:
@@ -164,12 +263,7 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
                                keras.initializers.Orthogonal, seeds)
         for layer, layer_rows, layer_cols in dense_layers:
             _initialise_blocks(layer.kernel, layer_rows, layer_cols, keras.initializers.GlorotUniform, seeds)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=hparams.learning_rate),
-        loss=copies_loss,
-        metrics=[_MeanProbabilityAUC(name="auc")],
-    )
-    return model
+    return x
 
 
 def parameter_count(model: keras.Model) -> int:
@@ -179,7 +273,7 @@ def parameter_count(model: keras.Model) -> int:
 
 
 def serving_model(model: keras.Model) -> keras.Model:
-    """An uncompiled view over the trained layers: token ids -> [batch, 1] mean probability.
+    """An uncompiled view over the trained layers: its inputs -> [batch, 1] mean probability.
 
     Uncompiled, so saving it does not also save Adam's slot variables, which serving never reads.
     """

@@ -47,7 +47,9 @@ class ServingModule(tf.Module):
         token_count = tf.cast(text.document_lengths(token_ids), tf.int64)
         if self._trim_padding:  # A masked model reads a request only up to its longest document.
             token_ids = text.trim_padding(token_ids)
-        probability = tf.reshape(self.model(token_ids, training=False), [-1])
+        # The model's inputs are named after the Transform outputs it reads (components.model.input_keys).
+        inputs = {**transformed, features.TOKEN_IDS_KEY: token_ids}
+        probability = tf.reshape(self.model({key: inputs[key] for key in self.model.input_names}, training=False), [-1])
         return {
             PROBABILITY: probability,
             PREDICTED_LABEL: tf.cast(probability >= self.threshold, tf.int64),
@@ -81,7 +83,8 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, self._raw_spec)
-        return self.tft_layer(raw)
+        # A signature returns dense tensors only: the sparse TF-IDF stays inside the model's graph.
+        return {key: value for key, value in self.tft_layer(raw).items() if isinstance(value, tf.Tensor)}
 
     def signatures(self) -> dict[str, Callable]:
         return {

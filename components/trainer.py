@@ -20,8 +20,8 @@ from tfx import v1 as tfx
 
 from components import signatures, training_summary, warmup
 from components.fused import can_fuse, fuse
-from components.hyperparameters import Hyperparameters
-from components.model import build_model, parameter_count, serving_model
+from components.hyperparameters import Hyperparameters, wide_part_alone
+from components.model import WIDE, build_model, compile_model, input_keys, parameter_count, serving_model
 from preprocessing import features, text
 
 NOTEBOOK_THRESHOLD = 0.5  # The notebook's decision rule.
@@ -30,20 +30,24 @@ NOTEBOOK_THRESHOLD = 0.5  # The notebook's decision rule.
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
 
 
+MODEL_FEATURES = (features.TOKEN_IDS_KEY, features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY)
+
+
 def read_examples(file_patterns: list[str], tf_transform_output: tft.TFTransformOutput) -> tf.data.Dataset:
-    """(token_ids, label) pairs from Transform's gzipped TFRecords, in file order."""
+    """(features, label) pairs from Transform's gzipped TFRecords, in file order: features maps
+    each model input Transform wrote (MODEL_FEATURES) to its tensor (the TF-IDF's sparse)."""
     files = sorted(path for pattern in file_patterns for path in tf.io.gfile.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
     spec = {
         key: value
         for key, value in tf_transform_output.transformed_feature_spec().items()
-        if key in (features.TOKEN_IDS_KEY, features.LABEL_KEY)
+        if key in (*MODEL_FEATURES, features.LABEL_KEY)
     }
     return (
         tf.data.TFRecordDataset(files, compression_type="GZIP")
         .map(lambda record: tf.io.parse_single_example(record, spec), num_parallel_calls=tf.data.AUTOTUNE)
-        .map(lambda ex: (ex[features.TOKEN_IDS_KEY], ex[features.LABEL_KEY]))
+        .map(lambda ex: ({key: ex[key] for key in MODEL_FEATURES if key in ex}, ex[features.LABEL_KEY]))
     )
 
 
@@ -63,13 +67,14 @@ def split_train_validation(
 
 
 def batches(dataset: tf.data.Dataset, hparams: Hyperparameters, training: bool) -> tf.data.Dataset:
-    """Batches of (token_ids, label); for training shuffled, and with word dropout if set."""
-    dataset = dataset.cache()
+    """Batches of (the model's inputs, label); for training shuffled, and with word dropout if set."""
+    keys = input_keys(hparams)
+    dataset = dataset.map(lambda inputs, label: ({key: inputs[key] for key in keys}, label)).cache()
     if training:
         dataset = dataset.shuffle(10_000, seed=hparams.seed, reshuffle_each_iteration=True)
     if hparams.bucket_by_length:
         dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda ids, label: text.document_lengths(ids),
+            element_length_func=lambda inputs, label: text.document_lengths(inputs[features.TOKEN_IDS_KEY]),
             bucket_boundaries=list(LENGTH_BUCKETS),
             bucket_batch_sizes=[hparams.batch_size] * (len(LENGTH_BUCKETS) + 1),
             no_padding=True,  # Rows are already padded to MAX_LENGTH; trim_padding cuts them.
@@ -77,12 +82,17 @@ def batches(dataset: tf.data.Dataset, hparams: Hyperparameters, training: bool) 
     else:
         dataset = dataset.batch(hparams.batch_size)
     if hparams.mask_padding:
-        dataset = dataset.map(lambda ids, label: (text.trim_padding(ids), label))
+        dataset = dataset.map(lambda inputs, label: (_with_token_ids(inputs, text.trim_padding), label))
     if training and hparams.word_dropout > 0:
         # After trimming: a dropped word becomes PAD_ID, which the mask skips, and must not
         # shorten the batch's longest document.
-        dataset = dataset.map(lambda ids, label: (drop_words(ids, hparams.word_dropout), label))
+        drop = lambda ids: drop_words(ids, hparams.word_dropout)  # noqa: E731
+        dataset = dataset.map(lambda inputs, label: (_with_token_ids(inputs, drop), label))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _with_token_ids(inputs: dict[str, tf.Tensor], change) -> dict[str, tf.Tensor]:
+    return {**inputs, features.TOKEN_IDS_KEY: change(inputs[features.TOKEN_IDS_KEY])}
 
 
 def drop_words(token_ids: tf.Tensor, rate: float) -> tf.Tensor:
@@ -156,7 +166,7 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, prior: float
 
 @dataclasses.dataclass
 class TrainingResult:
-    model: keras.Model  # The serving view: token ids -> [batch, 1] (mean) probability.
+    model: keras.Model  # The serving view: the model's inputs -> [batch, 1] (mean) probability.
     history: dict[str, list[float]]
     epoch_seconds: list[float]
     threshold: float
@@ -176,11 +186,10 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def train(
-    hparams: Hyperparameters, examples: tf.data.Dataset, log_dir: str | None = None, verbose: int = 2
-) -> TrainingResult:
-    """Trains on (token_ids, label) examples of the train split, as the pipeline does."""
-    train_examples, validation_examples = split_train_validation(examples, hparams.validation_fraction)
+def _fit(model: keras.Model, hparams: Hyperparameters, train_examples: tf.data.Dataset,
+         validation_examples: tf.data.Dataset, weights: dict[int, float] | None, log_dir: str | None,
+         verbose: int) -> tuple[keras.callbacks.History, list[float]]:
+    """Fits with early stopping on the validation slice's loss (restoring the best weights)."""
     timer = _EpochTimer()
     callbacks: list[keras.callbacks.Callback] = [
         timer,
@@ -190,13 +199,6 @@ def train(
     ]
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-    weights = None
-    if hparams.balance_classes:
-        labels = np.fromiter((label for _, label in train_examples.as_numpy_iterator()), dtype=np.int64)
-        weights = class_weights(labels)
-        logging.info("Class weights from %d training labels: %s", len(labels), weights)
-
-    model = build_model(hparams)
     model.summary(print_fn=logging.info)
     history = model.fit(
         batches(train_examples, hparams, training=True),
@@ -206,19 +208,46 @@ def train(
         callbacks=callbacks,
         verbose=verbose,
     )
+    return history, timer.seconds
+
+
+def train(
+    hparams: Hyperparameters, examples: tf.data.Dataset, log_dir: str | None = None, verbose: int = 2
+) -> TrainingResult:
+    """Trains on (features, label) examples of the train split (`read_examples`), as the pipeline does."""
+    train_examples, validation_examples = split_train_validation(examples, hparams.validation_fraction)
+    weights = None
+    if hparams.balance_classes:
+        # The labels alone: as_numpy_iterator over sparse features (the TF-IDF) is very slow.
+        labels = np.fromiter(train_examples.map(lambda inputs, label: label).as_numpy_iterator(), dtype=np.int64)
+        weights = class_weights(labels)
+        logging.info("Class weights from %d training labels: %s", len(labels), weights)
+
+    model = build_model(hparams)
+    if hparams.lstm and hparams.wide and hparams.joining == "residual":
+        # The wide part fitted alone first, then frozen: the LSTM learns what it leaves.
+        alone = wide_part_alone(hparams)
+        wide_model = build_model(alone)
+        _fit(wide_model, alone, train_examples, validation_examples, weights, None, verbose)
+        wide, fitted = model.get_layer(WIDE), wide_model.get_layer(WIDE)
+        # The same weights in use: each layer stores them divided by its own step scale.
+        wide.set_weights([value * fitted.step_scale / wide.step_scale for value in fitted.get_weights()])
+        wide.trainable = False
+        compile_model(model, hparams)  # A change of trainable weights takes a new compile.
+    history, epoch_seconds = _fit(model, hparams, train_examples, validation_examples, weights, log_dir, verbose)
 
     # What is exported, and so what the threshold is chosen on.
     served = fuse(model, hparams) if can_fuse(hparams) else serving_model(model)
     threshold, validation_f1 = NOTEBOOK_THRESHOLD, None
     if hparams.tune_threshold:
         scored = [
-            (served(ids, training=False).numpy().reshape(-1), label.numpy())
-            for ids, label in batches(validation_examples, hparams, training=False)
+            (served(inputs, training=False).numpy().reshape(-1), label.numpy())
+            for inputs, label in batches(validation_examples, hparams, training=False)
         ]
         probabilities, labels = (np.concatenate(column) for column in zip(*scored))
         threshold, validation_f1 = choose_threshold(labels, probabilities)
         logging.info("Decision threshold %.4f: F1 (fake) %.4f on the validation slice", threshold, validation_f1)
-    return TrainingResult(served, history.history, timer.seconds, threshold, validation_f1,
+    return TrainingResult(served, history.history, epoch_seconds, threshold, validation_f1,
                           parameter_count(model))
 
 

@@ -96,6 +96,9 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
+        # The analyzers (the TF-IDF's vocabulary and document frequencies) see the train split
+        # only, so nothing of the eval split the Evaluator scores leaks into the features.
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config={"truncating": config.truncating, "code": code_fingerprint(_module(PREPROCESSING_FN))},
     )
     trainer = TunableTrainer(

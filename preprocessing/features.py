@@ -10,6 +10,10 @@ LABEL_KEY = "label"  # 1 = unreliable (fake), 0 = reliable.
 # Outputs of preprocessing_fn.
 TOKEN_IDS_KEY = "token_ids"  # int64 [batch, MAX_LENGTH], pre-padded with PAD_ID.
 AUTHOR_PRESENT_KEY = "author_present"  # int64 0/1: the Evaluator's slice.
+# The document's TF-IDF (preprocessing/tfidf.py), two [batch, (distinct terms)] SparseTensors
+# over the same indices: the terms' vocabulary ids (int64) and their weights (float32).
+TFIDF_IDS_KEY = "tfidf_ids"
+TFIDF_WEIGHTS_KEY = "tfidf_weights"
 
 # The cleaning's alphabet (text.tokenize): every other character becomes a space, as in the
 # notebook's regex. RE2 (in the graph) and Python's re (pipeline/input_check.py, counting the
@@ -20,3 +24,11 @@ VOCAB_SIZE = 10_000  # Embedding rows: ids 1..VOCAB_SIZE-1 for tokens, 0 for pad
 PAD_ID = 0
 MAX_LENGTH = 500  # Tokens per document after padding/truncation, as in the notebook.
 TRUNCATE_SIDES = ("pre", "post")  # Keras pad_sequences' `truncating`; the notebook uses its default, "pre".
+
+# TF-IDF of the whole document (not cut to MAX_LENGTH), over its stemmed words. The settings
+# were chosen by a logistic regression's loss on the train split's validation slice (README, "Results").
+TFIDF_VOCABULARY = "tfidf_terms"  # The Transform graph's vocabulary file (asset) of the terms.
+TFIDF_VOCABULARY_LIMIT = 200_000  # The most frequent terms kept: bounds the linear model's weights.
+TFIDF_NGRAM_WIDTH = 2  # 1: single words; 2: also pairs of consecutive words.
+TFIDF_MIN_DF = 2  # Terms in fewer of the analyzed split's documents carry no weight.
+TFIDF_SUBLINEAR_TF = True  # 1 + log(count) instead of the count.

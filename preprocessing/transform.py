@@ -1,4 +1,4 @@
-"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids, in the graph.
+"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids and TF-IDF, in the graph.
 
 The Transform component references this function by import path
 (`preprocessing.transform.preprocessing_fn`); the Trainer embeds the resulting graph in the
@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from preprocessing import features, porter, text
+from preprocessing import features, porter, text, tfidf
 
 Tensor = tf.Tensor | tf.SparseTensor
 
@@ -36,12 +36,16 @@ def _dense_label(label: Tensor) -> tf.Tensor:
     return tf.reshape(tf.cast(label, tf.int64), [-1])
 
 
-def token_ids(fields: Mapping[str, tf.Tensor], truncating: str = "pre") -> tf.Tensor:
-    """[batch, MAX_LENGTH] int64: join, clean, stem, hash and pre-pad one batch of documents."""
+def stems(fields: Mapping[str, tf.Tensor]) -> tf.RaggedTensor:
+    """[batch, (words)]: join, clean and stem one batch of documents (the notebook's cleaning)."""
     tokens = text.tokenize(text.join_fields(*(fields[key] for key in features.TEXT_KEYS)))
     # Stopwords are dropped before stemming, in the notebook's order.
-    stems = tokens.with_flat_values(porter.stem(tokens.flat_values))
-    return text.pad_front(text.hash_tokens(stems), features.MAX_LENGTH, truncating)
+    return tokens.with_flat_values(porter.stem(tokens.flat_values))
+
+
+def token_ids(document_stems: tf.RaggedTensor, truncating: str = "pre") -> tf.Tensor:
+    """[batch, MAX_LENGTH] int64: hash and pre-pad the stems."""
+    return text.pad_front(text.hash_tokens(document_stems), features.MAX_LENGTH, truncating)
 
 
 def preprocessing_fn(
@@ -58,8 +62,12 @@ def preprocessing_fn(
     )
     fields = {key: _dense_string(inputs.get(key), batch_size) for key in features.TEXT_KEYS}
 
+    document_stems = stems(fields)
+    tfidf_ids, tfidf_weights = tfidf.tfidf(tfidf.terms(document_stems))
     outputs = {
-        features.TOKEN_IDS_KEY: token_ids(fields, truncating),
+        features.TOKEN_IDS_KEY: token_ids(document_stems, truncating),
+        features.TFIDF_IDS_KEY: tfidf_ids,
+        features.TFIDF_WEIGHTS_KEY: tfidf_weights,
         features.AUTHOR_PRESENT_KEY: tf.cast(
             tf.strings.length(tf.strings.strip(fields["author"])) > 0, tf.int64
         ),

@@ -11,8 +11,8 @@ from sklearn.metrics import f1_score
 
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
-from components.model import LSTM, build_model, lstm_columns, parameter_count, serving_model
-from components.hyperparameters import Hyperparameters, hyperparameters_for
+from components.model import LSTM, WIDE, build_model, lstm_columns, parameter_count, serving_model
+from components.hyperparameters import Hyperparameters, hyperparameters_for, wide_part_alone
 from preprocessing import features
 
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
@@ -107,8 +107,9 @@ def test_word_dropout_turns_words_into_padding_and_leaves_padding_alone():
 def test_word_dropout_happens_in_training_batches_only():
     hparams = hyperparameters_for("improved", word_dropout=0.5, batch_size=8)
     rows = _padded(np.random.default_rng(4), [30] * 16, features.MAX_LENGTH)
-    dataset = tf.data.Dataset.from_tensor_slices((rows, np.zeros(16, dtype=np.int64)))
-    words = lambda training: sum(int(np.count_nonzero(ids)) for ids, _ in trainer.batches(dataset, hparams, training))  # noqa: E731
+    dataset = tf.data.Dataset.from_tensor_slices(({features.TOKEN_IDS_KEY: rows}, np.zeros(16, dtype=np.int64)))
+    words = lambda training: sum(int(np.count_nonzero(inputs[features.TOKEN_IDS_KEY]))  # noqa: E731
+                                 for inputs, _ in trainer.batches(dataset, hparams, training))
     assert words(training=False) == 16 * 30
     assert 0.35 * 16 * 30 < words(training=True) < 0.65 * 16 * 30
 
@@ -193,3 +194,75 @@ def test_the_chosen_threshold_is_the_best_unless_the_slice_cannot_tell():
     best, best_f1 = trainer.best_f1_threshold(labels, shifted)
     assert threshold < 0.3 and abs(threshold - best) < 0.05 and f1 >= best_f1 - 0.02
     assert f1 == pytest.approx(f1_score(labels, shifted >= threshold))
+
+
+def _tfidf(rng: np.random.Generator, terms_per_document: list[int]) -> tuple[tf.SparseTensor, tf.SparseTensor]:
+    """Random TF-IDF inputs shaped as Transform gives them: [batch, (terms)] ids and weights."""
+    ids = [sorted(rng.choice(50, size=n, replace=False)) for n in terms_per_document]
+    weights = [list(rng.uniform(0.1, 1.0, size=n)) for n in terms_per_document]
+    return (tf.ragged.constant(ids, dtype=tf.int64, ragged_rank=1).to_sparse(),
+            tf.ragged.constant(weights, dtype=tf.float32, ragged_rank=1).to_sparse())
+
+
+def _randomised(model: keras.Model, rng: np.random.Generator) -> keras.Model:
+    """Trained-looking weights (zero between copies, as training keeps them)."""
+    for variable in model.weights:
+        values = rng.normal(0, 0.5, variable.shape).astype(np.float32)
+        constraint = getattr(variable, "constraint", None)
+        variable.assign(values if constraint is None else constraint(values))
+    return model
+
+
+def test_the_linear_preset_is_a_logistic_regression_over_the_tfidf():
+    model = _randomised(build_model(hyperparameters_for("linear")), np.random.default_rng(9))
+    ids, weights = _tfidf(np.random.default_rng(10), [3, 0, 7])  # The middle document has no known term.
+    probabilities = serving_model(model)({features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights}).numpy()
+    kernel, bias = (value * model.get_layer(WIDE).step_scale for value in model.get_layer(WIDE).get_weights())
+    dense = np.zeros((3, features.TFIDF_VOCABULARY_LIMIT), np.float32)
+    dense[ids.indices[:, 0], ids.values] = weights.values
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-(dense @ kernel + bias)))[:, None], rtol=1e-5)
+
+
+@pytest.mark.parametrize("ensemble_size", [1, 3])
+def test_the_fused_wide_and_deep_network_computes_the_ensembles_mean(ensemble_size):
+    hparams = hyperparameters_for("wide-deep", ensemble_size=ensemble_size, embedding_dim=6, lstm_units=4,
+                                  dense_units=(4,))
+    rng = np.random.default_rng(11)
+    model = _randomised(build_model(hparams), rng)
+    ids, weights = _tfidf(rng, [2, 5, 0, 4])
+    token_ids = _padded(rng, [3, 9, 0, 5], 9)
+    inputs = {features.TOKEN_IDS_KEY: tf.constant(token_ids), features.TFIDF_IDS_KEY: ids,
+              features.TFIDF_WEIGHTS_KEY: weights}
+    members = model(inputs, training=False).numpy()
+    expected = serving_model(model)(inputs).numpy()
+    np.testing.assert_allclose(expected, members.mean(axis=1, keepdims=True), rtol=1e-6)
+    fused = fuse(model, hparams)
+    np.testing.assert_allclose(fused(inputs).numpy(), expected, rtol=0, atol=1e-6)
+    # More padding in front changes nothing: the LSTM skips it, the wide part never sees it.
+    padded = {**inputs, features.TOKEN_IDS_KEY: tf.constant(np.pad(token_ids, [[0, 0], [7, 0]]))}
+    np.testing.assert_allclose(fused(padded).numpy(), expected, rtol=0, atol=1e-6)
+    # Both parts count: the wide part's weights move the probability.
+    model.get_layer(WIDE).set_weights([np.zeros_like(w) for w in model.get_layer(WIDE).get_weights()])
+    assert np.abs(serving_model(model)(inputs).numpy() - expected).max() > 1e-3
+
+
+def test_residual_fitting_freezes_the_wide_part_as_fitted_alone():
+    """joining="residual": the wide part is the `linear` fit on the same data, unchanged by the
+    LSTM's training (the layers store their weights at different step scales)."""
+    rng = np.random.default_rng(12)
+    ids, weights = _tfidf(rng, list(rng.integers(1, 8, 48)))
+    examples = tf.data.Dataset.from_tensor_slices((
+        {features.TOKEN_IDS_KEY: _padded(rng, list(rng.integers(1, 12, 48)), 12),
+         features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights},
+        rng.integers(0, 2, 48)))
+    hparams = hyperparameters_for("wide-deep", joining="residual", epochs=2, batch_size=8, **SMALL)
+    served = trainer.train(hparams, examples, verbose=0).model
+    alone = trainer.train(wide_part_alone(hparams), examples, verbose=0).model
+
+    def in_use(model: keras.Model) -> list[np.ndarray]:
+        layer = model.get_layer(WIDE)
+        return [value * layer.step_scale for value in layer.get_weights()]
+
+    for joined, fitted in zip(in_use(served), in_use(alone)):
+        np.testing.assert_allclose(joined, fitted, rtol=1e-6, atol=1e-7)
+    assert np.abs(in_use(alone)[0]).max() > 1e-3  # The wide part did learn.

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                         help="'notebook': the notebook's network and training exactly; 'improved': "
                         "masked padding, length buckets, bidirectional, word dropout, class weights, three "
-                        "copies averaged, tuned threshold (default: %(default)s)")
+                        "copies averaged, tuned threshold; 'linear': logistic regression over the in-graph "
+                        "TF-IDF; 'wide-deep': 'improved' beside 'linear', one probability (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs; early stopping may end sooner (default: the model's, "
                         + ", ".join(f"{name} {hp.epochs}" for name, hp in PRESETS.items()) + ")")

@@ -1,0 +1,90 @@
+"""The TF-IDF the Transform graph computes (preprocessing/tfidf.py) equals scikit-learn's
+`TfidfVectorizer` with the same settings, fitted on the same articles' tokens from the plain-
+Python reference cleaning (tests/reference.py): the vocabulary, and every weight to 1e-5.
+
+The fixture model's Transform analyzed its FIXTURE_ROWS articles; the exported signatures apply
+this same transform graph (components/signatures.py) to raw requests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from preprocessing import features
+from preprocessing.tfidf import NGRAM_SEPARATOR
+from tests import reference
+from tests.data import read_rows
+from tests.fixture_model import FIXTURE_ROWS
+
+HELD_OUT = 40  # Articles after the analyzed ones: their new terms must be dropped, as scikit-learn drops them.
+
+
+def _tokens(row: dict[str, str]) -> list[str]:
+    return reference.clean(reference.join_fields(*(row[key] for key in features.TEXT_KEYS)))
+
+
+@pytest.fixture(scope="module")
+def vectorizer() -> TfidfVectorizer:
+    """scikit-learn on the reference's tokens, with the graph's settings."""
+    analyzed = read_rows("articles.csv", limit=FIXTURE_ROWS)
+    return TfidfVectorizer(
+        analyzer=_ngrams, min_df=features.TFIDF_MIN_DF, sublinear_tf=features.TFIDF_SUBLINEAR_TF,
+        smooth_idf=True, norm="l2",
+    ).fit([_tokens(row) for row in analyzed])
+
+
+def _ngrams(tokens: list[str]) -> list[str]:
+    """The tokens and their runs of up to TFIDF_NGRAM_WIDTH, as scikit-learn's word n-grams
+    (their separator the graph's)."""
+    return [NGRAM_SEPARATOR.join(tokens[start:start + width])
+            for width in range(1, features.TFIDF_NGRAM_WIDTH + 1) for start in range(len(tokens) - width + 1)]
+
+
+def _vocabulary(transform_output: tft.TFTransformOutput) -> list[str]:
+    """The vocabulary file's terms, in id order (its lines are "<document frequency> <term>")."""
+    return [line.decode().split(" ", 1)[1] for line in transform_output.vocabulary_by_name(features.TFIDF_VOCABULARY)]
+
+
+def _graph_tfidf(transform_output: tft.TFTransformOutput, rows: list[dict[str, str]]) -> list[dict[str, float]]:
+    """Each row's {term: weight}, through the Transform graph, fed as the Trainer's examples are."""
+    raw = {key: tf.sparse.from_dense(tf.constant([[row[key]] for row in rows])) for key in features.TEXT_KEYS}
+    transformed = transform_output.transform_raw_features(raw)
+    terms = _vocabulary(transform_output)
+    ids = tf.RaggedTensor.from_sparse(transformed[features.TFIDF_IDS_KEY]).to_list()
+    weights = tf.RaggedTensor.from_sparse(transformed[features.TFIDF_WEIGHTS_KEY]).to_list()
+    return [{terms[i]: w for i, w in zip(row_ids, row_weights)} for row_ids, row_weights in zip(ids, weights)]
+
+
+def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vectorizer):
+    transform_output = tft.TFTransformOutput(fixture_model.transform_output)
+    rows = read_rows("articles.csv", limit=FIXTURE_ROWS + HELD_OUT)
+    sample = rows[:20] + rows[FIXTURE_ROWS:]  # Analyzed articles, then held-out ones.
+    graph = _graph_tfidf(transform_output, sample)
+    expected = vectorizer.transform([_tokens(row) for row in sample])
+    names = vectorizer.get_feature_names_out()
+    for row, (ours, theirs) in enumerate(zip(graph, expected)):
+        theirs = theirs.tocoo()
+        assert set(ours) == set(names[theirs.col]), f"row {row}: the terms differ"
+        np.testing.assert_allclose([ours[term] for term in names[theirs.col]], theirs.data, rtol=0, atol=1e-5)
+    assert sum(map(len, graph)) > 1_000  # Real articles: many terms, bigrams among them.
+    assert any(NGRAM_SEPARATOR in term for terms in graph for term in terms)
+
+
+def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_frequencies(fixture_model, vectorizer):
+    lines = tft.TFTransformOutput(fixture_model.transform_output).vocabulary_by_name(features.TFIDF_VOCABULARY)
+    frequencies = {term: int(count) for count, term in (line.decode().split(" ", 1) for line in lines)}
+    assert set(frequencies) == set(vectorizer.vocabulary_)
+    documents = len(read_rows("articles.csv", limit=FIXTURE_ROWS))
+    # scikit-learn's idf_ is 1 + log((1 + n) / (1 + df)): the document frequency, recovered.
+    expected = np.rint((1 + documents) / np.exp(vectorizer.idf_ - 1) - 1).astype(int)
+    assert [frequencies[term] for term in vectorizer.get_feature_names_out()] == list(expected)
+
+
+def test_an_article_without_known_terms_has_no_tfidf(fixture_model):
+    graph = _graph_tfidf(tft.TFTransformOutput(fixture_model.transform_output),
+                         [{"title": "", "author": "", "text": ""}, {"title": "Москва", "author": "", "text": "zzqxv"}])
+    assert graph == [{}, {}]

@@ -45,6 +45,7 @@ INTEGRATED_GRADIENTS_STEPS = 16
 COMPLETENESS_TOLERANCE = 0.025
 COMPLETENESS_FLOOR = COMPLETENESS_TOLERANCE * 0.01
 REFINED_STEPS = 48
+REFINED_INTERVALS = 16  # Pieces of the path in the second integration, 3 points each.
 # Articles whose gradients one pass computes (points x articles rows of the network). A pass
 # holds every LSTM step's activations of its rows for the backward pass, so memory grows with
 # rows x document length; a 64-article request of 500-word articles runs in 16 passes.
@@ -58,7 +59,7 @@ class PathRule:
     name: str
     points: tuple[float, ...]
     weights: tuple[float, ...]  # Sum to 1: the mean gradient along the path.
-    refined_steps: int = 0  # Points of the second integration of an article that misses completeness.
+    refine: bool = False  # Integrate again, at REFINED_STEPS points, an article that misses completeness.
 
 
 def _gauss_legendre(steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -66,8 +67,7 @@ def _gauss_legendre(steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple((nodes + 1) / 2), tuple(weights / 2)
 
 
-INTEGRATED_GRADIENTS = PathRule("integrated_gradients", *_gauss_legendre(INTEGRATED_GRADIENTS_STEPS),
-                                refined_steps=REFINED_STEPS)
+INTEGRATED_GRADIENTS = PathRule("integrated_gradients", *_gauss_legendre(INTEGRATED_GRADIENTS_STEPS), refine=True)
 GRADIENT_X_INPUT = PathRule("gradient_x_input", (1.0,), (1.0,))
 
 
@@ -152,32 +152,35 @@ def _path_pass(view: WordView, token_ids: tf.Tensor, alphas: tf.Tensor,
     return attributions, tf.reshape(probability, [points, -1])
 
 
-def _refined_points(alphas: tf.Tensor, probabilities: tf.Tensor, steps: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """`steps` points and weights for one article's integral, dense where its probability moves.
+def _refined_points(alphas: tf.Tensor, probabilities: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """REFINED_STEPS points and weights for one article's integral, dense where its probability moves.
 
-    alphas, probabilities: where the path was sampled, ascending from 0 to 1. The same
-    integral by a change of variable alpha = phi(u), phi piecewise linear with each sampled
-    segment's share of u growing with how far the probability moved over it (half the share
-    spread evenly, so no segment is skipped); the midpoint rule in u, whose weights are
-    phi'(u) / steps. A probability that turns over a short stretch, which the first points
-    straddle, gets most of the points there.
+    alphas, probabilities: where the path was sampled, ascending from 0 to 1. [0, 1] is cut
+    into REFINED_INTERVALS pieces, each holding an equal share of the path's "mass": how far
+    the probability moved over it, plus as much again spread evenly (so no stretch is left
+    out), interpolated linearly between the samples; each piece is integrated with
+    Gauss-Legendre points. A probability that turns over a short stretch the first points
+    straddle gets short pieces there; a smooth one, pieces about even.
     """
     widths = alphas[1:] - alphas[:-1]
     moves = tf.abs(probabilities[1:] - probabilities[:-1])
     masses = moves + widths * (tf.reduce_sum(moves) + 1e-12)
-    edges = tf.concat([[0.0], tf.cumsum(masses) / tf.reduce_sum(masses)], axis=0)  # u at each sample.
-    u = (tf.range(steps, dtype=tf.float32) + 0.5) / steps
-    segment = tf.clip_by_value(tf.searchsorted(edges, u, side="right") - 1, 0, tf.shape(widths)[0] - 1)
-    slope = tf.gather(widths, segment) / tf.gather(edges[1:] - edges[:-1], segment)  # phi'(u).
-    points = tf.gather(alphas[:-1], segment) + (u - tf.gather(edges[:-1], segment)) * slope
-    return points, slope / steps
+    cumulative = tf.concat([[0.0], tf.cumsum(masses) / tf.reduce_sum(masses)], axis=0)  # At each sample.
+    quantiles = tf.linspace(0.0, 1.0, REFINED_INTERVALS + 1)
+    segment = tf.clip_by_value(tf.searchsorted(cumulative, quantiles, side="right") - 1, 0, tf.shape(widths)[0] - 1)
+    within = (quantiles - tf.gather(cumulative, segment)) / tf.gather(cumulative[1:] - cumulative[:-1], segment)
+    edges = tf.gather(alphas[:-1], segment) + tf.clip_by_value(within, 0.0, 1.0) * tf.gather(widths, segment)
+    nodes, weights = (tf.constant(values, tf.float32)
+                      for values in _gauss_legendre(REFINED_STEPS // REFINED_INTERVALS))
+    lengths = (edges[1:] - edges[:-1])[:, None]
+    return tf.reshape(edges[:-1, None] + lengths * nodes, [-1]), tf.reshape(lengths * weights, [-1])
 
 
 def _one_pass(view: WordView, token_ids: tf.Tensor, rule: PathRule) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """[batch, time] attributions, [batch] probability and baseline probability of a few articles.
 
     The probabilities come from the same batch as the gradients, as the path's ends (weight 0):
-    one run of the network's loop rather than three. With `rule.refined_steps`, an article whose
+    one run of the network's loop rather than three. With `rule.refine`, an article whose
     shares do not add up to its change within COMPLETENESS_TOLERANCE is integrated again.
     """
     batch = tf.shape(token_ids)[0]
@@ -185,7 +188,7 @@ def _one_pass(view: WordView, token_ids: tf.Tensor, rule: PathRule) -> tuple[tf.
     weights = tf.constant((0.0, 0.0, *rule.weights), tf.float32)[:, None] * tf.ones([1, batch])
     attributions, at_points = _path_pass(view, token_ids, points, weights)
     probability, baseline = at_points[0], at_points[1]
-    if not rule.refined_steps:
+    if not rule.refine:
         return attributions, probability, baseline
 
     change = probability - baseline
@@ -197,7 +200,7 @@ def _one_pass(view: WordView, token_ids: tf.Tensor, rule: PathRule) -> tuple[tf.
 
     def again(i: tf.Tensor, attributions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         article = redo[i]
-        refined, refined_weights = _refined_points(sampled_alphas, sampled[:, article], rule.refined_steps)
+        refined, refined_weights = _refined_points(sampled_alphas, sampled[:, article])
         shares, _ = _path_pass(view, token_ids[article:article + 1], refined[:, None], refined_weights[:, None])
         return i + 1, tf.tensor_scatter_nd_update(attributions, [[article]], shares)
 

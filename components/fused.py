@@ -28,7 +28,7 @@ import tf_keras as keras
 from components.model import (EMBEDDING, LSTM, LSTM_GATES, WIDE, copy_blocks, dense_name, join_wide,
                               last_dense_name, lstm_columns, mean_over_copies, wide_inputs, wide_layer)
 from components.hyperparameters import Hyperparameters
-from preprocessing import features, text
+from preprocessing import features
 
 
 # Time steps per turn of the LSTM loop. Each turn costs the executor about as many control
@@ -85,7 +85,14 @@ class GroupedLSTM(keras.layers.Layer):
         rank = tf.math.invert_permutation(order)
         begun = tf.reduce_sum(  # Rows begun by the end of each turn.
             tf.cast(tf.gather(first_word, order)[None, :] < tf.range(k, total + 1, k)[:, None], tf.int32), axis=1)
-        projected = self._project_words(inputs, mask, extra, rank)  # [time, ranked rows, parts, gates]
+        projected = self._project_words(inputs, mask, extra, rank)  # [time, parts, ranked rows, gates]
+        # Turn i's inputs as element i of a TensorArray, [k, parts, ranked rows, gates]: reading an
+        # element has a gradient of the element's size, where slicing the whole tensor in the
+        # loop has one of the whole tensor's at every turn, which made the backward pass
+        # (components/attribution.py) quadratic in the document's length.
+        turns = total // k
+        per_turn = tf.TensorArray(inputs.dtype, size=turns, element_shape=[k, self.parts, None, None]).unstack(
+            tf.reshape(projected, [turns, k, self.parts, batch, LSTM_GATES * self.units]))
         keep = tf.transpose(tf.gather(mask, order))[:, None, :, None]  # [time, 1, ranked rows, 1]
         recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)  # Read once, not every step.
 
@@ -99,7 +106,7 @@ class GroupedLSTM(keras.layers.Layer):
         def turn(i: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             rows, start = begun[i], i * k
             h_rows, c_rows = h[:, :rows], c[:, :rows]
-            steps_x = tf.unstack(tf.transpose(projected[start:start + k, :rows], [0, 2, 1, 3]), k)
+            steps_x = tf.unstack(per_turn.read(i)[:, :, :rows], k)
             for x, kept in zip(steps_x, tf.unstack(keep[start:start + k, :, :rows], k)):
                 h_rows, c_rows = cell(x, kept, h_rows, c_rows)
             h_next, c_next = (tf.pad(state, [[0, 0], [0, batch - rows], [0, 0]]) for state in (h_rows, c_rows))
@@ -108,34 +115,40 @@ class GroupedLSTM(keras.layers.Layer):
             return i + 1, h_next, c_next
 
         zeros = tf.zeros([self.parts, batch, self.units], inputs.dtype)
-        _, h, _ = tf.while_loop(lambda i, h, c: i < total // k, turn, (tf.constant(0), zeros, zeros))
+        _, h, _ = tf.while_loop(lambda i, h, c: i < turns, turn, (tf.constant(0), zeros, zeros))
         h = tf.gather(h, rank, axis=1)  # Back to the batch's order.
         return tf.reshape(tf.transpose(h, [1, 0, 2]), [batch, self.parts * self.units])
 
     def _project_words(self, inputs: tf.Tensor, mask: tf.Tensor, extra: tf.Tensor, rank: tf.Tensor) -> tf.Tensor:
-        """Every word's input projection, [time, ranked rows, parts, gates], zeros elsewhere.
+        """Every word's input projection, [time, parts, ranked rows, gates] (the loop's layout),
+        zeros elsewhere.
 
         mask: [batch, time] with `extra` steps added in front of the inputs' own.
         """
         words = tf.where(mask)  # [words, 2]: (row, step) of every word.
         vectors = tf.gather_nd(inputs, words - tf.cast([0, extra], tf.int64))
         projections = tf.einsum("npe,peg->npg", tf.reshape(vectors, [-1, self.parts, self.input_dim]),
-                                self.kernel) + self.bias
+                                self.kernel) + self.bias  # [words, parts, gates]
         at = tf.stack([words[:, 1], tf.cast(tf.gather(rank, words[:, 0]), tf.int64)], axis=1)
         shape = tf.cast(tf.stack([tf.shape(mask)[1], tf.shape(mask)[0], self.parts, LSTM_GATES * self.units]),
                         tf.int64)
-        return tf.scatter_nd(at, projections, shape)
+        return tf.transpose(tf.scatter_nd(at, projections, shape), [0, 2, 1, 3])
 
     def compute_mask(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> None:
         return None  # The output is one vector per document.
 
 
 class _ReverseDocuments(keras.layers.Layer):
-    """[0, 0, a, b, c] -> [0, 0, c, b, a]: each row's words reversed, the padding left in front."""
+    """[0, 0, a, b, c] -> [0, 0, c, b, a]: each row's word vectors reversed, the padding left in
+    front; the mask (which marks the words) is the same before and after."""
 
-    def call(self, token_ids: tf.Tensor) -> tf.Tensor:
-        lengths = text.document_lengths(token_ids)
-        back_padded = tf.reverse(token_ids, axis=[1])  # [c, b, a, 0, 0]
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, vectors: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        lengths = tf.math.count_nonzero(mask, axis=1, dtype=tf.int32)
+        back_padded = tf.reverse(vectors, axis=[1])  # [c, b, a, 0, 0]
         return tf.reverse(tf.reverse_sequence(back_padded, lengths, seq_axis=1, batch_axis=0), axis=[1])
 
 
@@ -166,9 +179,12 @@ def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
     token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
     embedding = keras.layers.Embedding(features.VOCAB_SIZE, n * hparams.embedding_dim, mask_zero=True,
                                        name=EMBEDDING)
+    # Each word is embedded once and the backward stream reverses the vectors, so the whole
+    # network downstream is a function of one [batch, time, E] tensor: the input word
+    # attributions are taken against (components/attribution.py).
     streams = [embedding(token_ids)]
     if hparams.bidirectional:
-        streams.append(embedding(_ReverseDocuments(name="reverse_documents")(token_ids)))
+        streams.append(_ReverseDocuments(name="reverse_documents")(streams[0]))
     # Part p = d*n + m (direction d, copy m) reads direction d's stream, copy m's columns:
     # input columns [p*embedding_dim, (p+1)*embedding_dim).
     x = streams[0] if len(streams) == 1 else keras.layers.Concatenate(name="both_directions")(streams)

@@ -51,19 +51,34 @@ def hash_tokens(tokens: tf.RaggedTensor, vocab_size: int = features.VOCAB_SIZE) 
     return tokens.with_flat_values(ids)
 
 
+def truncate(tokens: tf.RaggedTensor, max_length: int = features.MAX_LENGTH,
+             truncating: str = "pre") -> tf.RaggedTensor:
+    """At most max_length tokens a row: "pre" keeps the last ones (Keras' default, which the
+    notebook uses), "post" the first ones."""
+    if truncating not in features.TRUNCATE_SIDES:
+        raise ValueError(f"truncating must be one of {features.TRUNCATE_SIDES}, got {truncating!r}")
+    return tokens[:, -max_length:] if truncating == "pre" else tokens[:, :max_length]
+
+
+def words_read(documents: tf.Tensor, max_length: int = features.MAX_LENGTH,
+               truncating: str = "pre") -> tf.RaggedTensor:
+    """The words the model reads of each document, before stemming: [batch, (words)] string.
+
+    Word t is the one whose id the model reads at the t-th of the row's non-padding columns
+    (`tokenize`, then the truncation `pad_front` applies), so a word's attribution can be
+    named by it.
+    """
+    return truncate(tokenize(documents), max_length, truncating)
+
+
 def pad_front(
     ids: tf.RaggedTensor,
     max_length: int = features.MAX_LENGTH,
     truncating: str = "pre",
 ) -> tf.Tensor:
-    """Dense [batch, max_length] int64 with PAD_ID in front, like Keras' `pad_sequences`.
-
-    truncating="pre" keeps the last max_length tokens of a longer document (Keras' default,
-    which the notebook uses); "post" keeps the first ones.
-    """
-    if truncating not in features.TRUNCATE_SIDES:
-        raise ValueError(f"truncating must be one of {features.TRUNCATE_SIDES}, got {truncating!r}")
-    kept = ids[:, -max_length:] if truncating == "pre" else ids[:, :max_length]
+    """Dense [batch, max_length] int64 with PAD_ID in front, like Keras' `pad_sequences`,
+    a longer document cut by `truncate`."""
+    kept = truncate(ids, max_length, truncating)
     lengths = kept.row_lengths()
     # Pad at the end, then reverse each row's tokens and the whole row: tokens end up at the
     # back in their original order, with the padding in front.
@@ -85,3 +100,16 @@ def trim_padding(token_ids: tf.Tensor) -> tf.Tensor:
     """
     longest = tf.maximum(tf.reduce_max(document_lengths(token_ids)), 1)
     return token_ids[:, tf.shape(token_ids)[1] - longest:]
+
+
+def unpad_front(values: tf.Tensor, token_ids: tf.Tensor) -> tf.RaggedTensor:
+    """The inverse of `pad_front`'s layout: [batch, (words)], row r holding `values[r]` at the
+    columns where `token_ids[r]` is not padding (its last document_lengths columns), in order.
+
+    values: [batch, time], one value per column of token_ids (e.g. each word's attribution).
+    """
+    lengths = document_lengths(token_ids)
+    time = tf.shape(token_ids)[1]
+    columns = tf.ragged.range(time - lengths, time)
+    rows = tf.cast(columns.value_rowids(), tf.int32)
+    return columns.with_flat_values(tf.gather(tf.reshape(values, [-1]), rows * time + columns.flat_values))

@@ -2,13 +2,13 @@
 
 RestClient (here) speaks REST with the `instances` row format over one keep-alive connection;
 GrpcClient (grpc_client.py) speaks gRPC through tensorflow-serving-api's stubs. Both offer
-predict / status / signatures and raise ClientError, one line, for server errors, timeouts and
+predict / explain / status / signatures and raise ClientError, one line, for server errors, timeouts and
 unreachable servers. The gRPC client lives apart because tensorflow-serving-api's protos import
 TensorFlow (~2 s): a REST caller never pays for it.
 
 Neither client imports the local server's code (server, model_store, rest, ...): they speak
 only the APIs, so what works against `fakenews serve` works against TF Serving. What both
-sides need is in modules of neither: version_status (VersionStatus), tensor_proto.
+sides need is in modules of neither: version_status (VersionStatus), tensor_proto, explanations.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import http.client
 import json
 import re
 import urllib.parse
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from serving.explanations import ATTRIBUTIONS, EXPLAIN_SIGNATURE, TOKENS, WordShares, strongest, word_shares
 from serving.version_status import VersionStatus
 
 SIGNATURE = "serving_default"
@@ -50,6 +51,15 @@ class Prediction:
         return self.token_count == 0
 
 
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    prediction: Prediction
+    words: WordShares  # The words the model read, in document order, each with its share.
+
+    def strongest(self, count: int, toward_unreliable: bool) -> list[tuple[str, float]]:
+        return strongest(self.words, count, toward_unreliable)
+
+
 class ClientError(Exception):
     """A request failed. status: the HTTP status or gRPC code name, when the server answered."""
 
@@ -62,6 +72,10 @@ class ModelClient(abc.ABC):
     @abc.abstractmethod
     def predict(self, articles: Sequence[Article]) -> list[Prediction]:
         """One request for all of `articles`, through the serving_default signature."""
+
+    @abc.abstractmethod
+    def explain(self, articles: Sequence[Article]) -> list[Explanation]:
+        """One request for all of `articles`, through the explain signature."""
 
     @abc.abstractmethod
     def status(self) -> list[VersionStatus]:
@@ -106,17 +120,23 @@ class RestClient(ModelClient):
         self._connection: http.client.HTTPConnection | None = None
 
     def predict(self, articles: Sequence[Article]) -> list[Prediction]:
+        return self._rows(SIGNATURE, articles, _prediction)
+
+    def explain(self, articles: Sequence[Article]) -> list[Explanation]:
+        return self._rows(EXPLAIN_SIGNATURE, articles,
+                          lambda row: Explanation(_prediction(row), word_shares(row[TOKENS], row[ATTRIBUTIONS])))
+
+    def _rows(self, signature: str, articles: Sequence[Article], read: Callable[[dict[str, Any]], Any]) -> list:
+        """One :predict request in the row format; `read` turns each returned row into a result."""
         if not articles:
             return []  # TF Serving rejects an empty `instances`.
         path = f"{self._model_path}:predict"
         payload = self._request("POST", path, {
-            "signature_name": SIGNATURE,
+            "signature_name": signature,
             "instances": [{"title": a.title, "author": a.author, "text": a.text} for a in articles],
         })
         try:
-            return [Prediction(float(row["probability"]), int(row["label"]),
-                               None if row.get(TOKEN_COUNT) is None else int(row[TOKEN_COUNT]))
-                    for row in payload["predictions"]]
+            return [read(row) for row in payload["predictions"]]
         except (KeyError, TypeError, ValueError) as error:
             raise ClientError(f"unexpected response from {self._origin}{path}: {type(error).__name__}: {error}") from None
 
@@ -176,6 +196,11 @@ class RestClient(ModelClient):
                     may_retry = False
                     continue
                 raise ClientError(f"cannot reach {self.url}: {_reason(error)}") from None
+
+
+def _prediction(row: dict[str, Any]) -> Prediction:
+    return Prediction(float(row["probability"]), int(row["label"]),
+                      None if row.get(TOKEN_COUNT) is None else int(row[TOKEN_COUNT]))
 
 
 _MODEL_PATH = re.compile(r"(.*?)/v1/models/([^/:]+)")

@@ -28,10 +28,12 @@ from serving.client import (
     TOKEN_COUNT,
     Article,
     ClientError,
+    Explanation,
     ModelClient,
     Prediction,
     one_line,
 )
+from serving.explanations import ATTRIBUTIONS, EXPLAIN_SIGNATURE, TOKENS, word_shares
 from serving.version_status import VersionStatus
 
 _STATE_NAMES = get_model_status_pb2.ModelVersionStatus.State.Name
@@ -54,11 +56,30 @@ class GrpcClient(ModelClient):
     def predict(self, articles: Sequence[Article]) -> list[Prediction]:
         if not articles:
             return []
-        request = predict_pb2.PredictRequest(model_spec=self._model_spec(SIGNATURE))
+        return self._predictions_of(self._predict(SIGNATURE, articles))
+
+    def explain(self, articles: Sequence[Article]) -> list[Explanation]:
+        if not articles:
+            return []
+        response = self._predict(EXPLAIN_SIGNATURE, articles)
+        predictions = self._predictions_of(response)
+        try:
+            tokens = tensor_proto.proto_to_array(response.outputs[TOKENS]).tolist()
+            attributions = tensor_proto.proto_to_array(response.outputs[ATTRIBUTIONS]).tolist()
+        except Exception as error:  # A missing or malformed output tensor.
+            raise ClientError(f"unexpected response from {self.target}: {one_line(str(error))}") from None
+        return [Explanation(prediction, word_shares([token.decode("utf-8", "replace") for token in row_tokens],
+                                                    row_shares))
+                for prediction, row_tokens, row_shares in zip(predictions, tokens, attributions)]
+
+    def _predict(self, signature: str, articles: Sequence[Article]) -> predict_pb2.PredictResponse:
+        request = predict_pb2.PredictRequest(model_spec=self._model_spec(signature))
         for field in ("title", "author", "text"):
             values = np.array([getattr(a, field).encode("utf-8") for a in articles], dtype=object)
             request.inputs[field].CopyFrom(tensor_proto.array_to_proto(values))
-        response = self._call(self._predictions.Predict, request)
+        return self._call(self._predictions.Predict, request)
+
+    def _predictions_of(self, response: predict_pb2.PredictResponse) -> list[Prediction]:
         try:
             probabilities = tensor_proto.proto_to_array(response.outputs["probability"]).tolist()
             labels = tensor_proto.proto_to_array(response.outputs["label"]).tolist()

@@ -25,7 +25,7 @@ from tfx.utils import import_utils
 
 from components.evaluation import eval_config
 from components.input_checks import InputCounts
-from components.report import blessing, layout, model_card, plots, render, writer
+from components.report import blessing, explanations, layout, model_card, plots, render, writer
 from components.report.component import EvaluationReport
 from components.report.inputs import Layer, Report, ServedModel, SplitCounts
 from components.report.metrics import (
@@ -233,6 +233,50 @@ def test_without_a_baseline_only_value_thresholds_apply():
     assert all(c.passed and c.baseline is None for c in checks)
 
 
+# --- explanations -------------------------------------------------------------------------
+
+def explained(probability: float, label: int, *words: tuple[str, float]) -> explanations.ExplainedArticle:
+    return explanations.ExplainedArticle(probability, label, 0.3, tuple(words))
+
+
+EXPLAINED = (
+    explained(0.9, 1, ("hillary", 0.3), ("email", 0.2), ("said", -0.1), ("hillary", 0.1)),
+    explained(0.8, 1, ("email", 0.25), ("fbi", 0.15), ("<b>", 0.05), ("reuters", -0.02)),
+    explained(0.1, 0, ("reuters", -0.3), ("said", -0.1), ("email", 0.01)),
+    explained(0.5, 0),  # Read nothing.
+)
+
+
+def test_words_are_counted_where_they_are_among_an_articles_strongest_each_way():
+    summary = explanations.summarize(EXPLAINED)
+    assert summary.articles == 4
+    unreliable = {count.word: count for count in summary.toward["unreliable"]}
+    assert list(unreliable)[:2] == ["email", "hillary"]  # email in three articles, hillary in one.
+    assert unreliable["email"].articles == 3
+    assert unreliable["hillary"].mean_share == pytest.approx(0.4)  # Both occurrences.
+    reliable = summary.toward["reliable"]
+    assert [(count.word, count.articles) for count in reliable] == [("reuters", 2), ("said", 2)]
+    assert reliable[0].mean_share == pytest.approx(-0.16)
+
+
+def test_the_figures_article_is_the_most_surely_unreliable_short_one():
+    assert explanations.figure_article(EXPLAINED) is EXPLAINED[0]
+    long = explained(0.99, 1, *(("word", 0.001),) * (explanations.FIGURE_MAX_WORDS + 1))
+    assert explanations.figure_article([long, *EXPLAINED[2:]]) is EXPLAINED[2]  # No short one is flagged.
+    assert explanations.figure_article([long]) is long
+    assert explanations.figure_article([EXPLAINED[3]]) is None
+
+
+def test_the_article_page_colours_each_word_by_its_share_and_escapes_it():
+    page = explanations.article_html(EXPLAINED[1])
+    assert "&lt;b&gt;" in page and "<b>" not in page
+    spans = page.split('<p class="words">')[1].split("</p>")[0].split("</span>")[:-1]
+    assert len(spans) == 4
+    assert 'title="+0.25000"' in spans[0] and "rgba(214, 39, 40, 0.850)" in spans[0]  # The largest: full red.
+    assert "rgba(31, 119, 180" in spans[3]  # Toward reliable: blue.
+    assert "Why the model called this article unreliable" in page
+
+
 # --- text report, model card, artifact files ----------------------------------------------
 
 @pytest.fixture
@@ -261,6 +305,7 @@ def report(scored) -> Report:
                                  label_counts={"0": 737, "1": 263}),
         training={"epochs_run": 3, "best_epoch": 2, "parameter_count": 3_000_044, "threshold": 0.5,
                   "hyperparameters": {"preset": "notebook", "epochs": 10}, "history": {"val_loss": [0.5, 0.4, 0.45]}},
+        explanations=explanations.summarize(EXPLAINED),
     )
 
 
@@ -307,11 +352,23 @@ def test_model_card_holds_data_model_metrics_and_limits(report):
         assert f"({figure})" in card
 
 
+def test_text_report_and_model_card_list_the_words_that_pushed_each_way(report):
+    text = render.render_text(report)
+    heading = render.explanation_heading(report)
+    assert heading in text and "4 articles" in heading
+    table = text.split(heading)[1].strip().splitlines()
+    assert table[0].split() == ["toward", "unreliable", "articles", "mean", "share", "toward", "reliable", "articles",
+                                "mean", "share"]
+    assert table[1].split()[:3] == ["email", "3", "+0.1533"] and table[1].split()[3:6] == ["reuters", "2", "-0.1600"]
+    card = model_card.render(report)
+    assert "## Explanations" in card and f"({layout.EXPLANATION_HTML})" in card
+
+
 def test_writer_writes_every_file_as_valid_json_and_png(report, tmp_path):
     writer.write(report, str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [layout.REPORT_TXT, layout.REPORT_JSON, layout.CLASSIFICATION_REPORT_TXT, layout.CLASSIFICATION_REPORT_JSON,
-         layout.MODEL_CARD_MD, *layout.FIGURES])
+         layout.MODEL_CARD_MD, *layout.FIGURES, layout.EXPLANATION_HTML])
     # Strict JSON: TFMA's NaN precision must come out as null.
     saved = json.loads((tmp_path / layout.REPORT_JSON).read_text(), parse_constant=pytest.fail)
     assert saved["slices"]["author_present=1"]["metrics"]["precision"] is None
@@ -319,6 +376,9 @@ def test_writer_writes_every_file_as_valid_json_and_png(report, tmp_path):
     assert json.loads((tmp_path / layout.CLASSIFICATION_REPORT_JSON).read_text()) == report.classification
     for name in layout.FIGURES:
         assert Image.open(tmp_path / name).format == "PNG"
+    assert saved["explanations"]["toward"]["unreliable"][0] == {"word": "email", "articles": 3,
+                                                                 "mean_share": pytest.approx(0.46 / 3)}
+    assert (tmp_path / layout.EXPLANATION_HTML).read_text() == explanations.article_html(EXPLAINED[0])
 
 
 def test_kubeflow_pod_can_import_the_executor_and_rebuild_the_output_type():

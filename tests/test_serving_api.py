@@ -135,7 +135,7 @@ def test_status_of_a_pinned_version(target, client):
 
 def test_signatures_describe_the_raw_text_api(client):
     signatures = client.signatures()
-    assert {"serving_default", "predict_examples", "transform_features"} <= signatures.keys()
+    assert {"serving_default", "predict_examples", "transform_features", "explain"} <= signatures.keys()
     default = signatures["serving_default"]
     assert default["method_name"] == "tensorflow/serving/predict"
     assert {name: spec["dtype"] for name, spec in default["inputs"].items()} == {
@@ -171,6 +171,33 @@ def test_rest_and_grpc_agree(rest_client, grpc_client, articles):
     np.testing.assert_allclose([p.probability for p in over_rest], [p.probability for p in over_grpc], atol=1e-6)
     assert [p.label for p in over_rest] == [p.label for p in over_grpc]
     assert [p.token_count for p in over_rest] == [p.token_count for p in over_grpc]
+
+
+def test_explain_gives_the_served_prediction_and_each_word_its_share(client, articles):
+    explained, predicted = client.explain(articles[:4]), client.predict(articles[:4])
+    np.testing.assert_allclose([e.prediction.probability for e in explained], [p.probability for p in predicted],
+                               atol=1e-6)
+    assert [e.prediction.token_count for e in explained] == [p.token_count for p in predicted]
+    assert all(len(e.words) == e.prediction.token_count and all(word for word, _ in e.words) for e in explained)
+
+
+def test_explain_over_rest_and_grpc_agree(rest_client, grpc_client, articles):
+    over_rest, over_grpc = rest_client.explain(articles[:2]), grpc_client.explain(articles[:2])
+    for rest, grpc_ in zip(over_rest, over_grpc):
+        assert [word for word, _ in rest.words] == [word for word, _ in grpc_.words]
+        np.testing.assert_allclose([share for _, share in rest.words], [share for _, share in grpc_.words], atol=1e-6)
+
+
+def test_rest_explain_request_as_the_readme_sends_it(target):
+    """The README's curl request: the explain signature by name, in the row format."""
+    response = requests.post(target.url(":predict"), timeout=TIMEOUT, json={
+        "signature_name": "explain",
+        "instances": [{"title": "Breaking", "author": "", "text": "The moon is made of cheese."}]})
+    assert response.status_code == 200, response.text
+    [row] = response.json()["predictions"]
+    assert row["tokens"] == ["breaking", "moon", "made", "cheese"]
+    assert len(row["attributions"]) == 4 and all(isinstance(share, float) for share in row["attributions"])
+    assert row["label"] in (0, 1) and 0 <= row["baseline_probability"] <= 1
 
 
 def test_rest_columnar_inputs_and_b64_strings_give_the_row_format_result(target, rest_client, articles):

@@ -2,8 +2,9 @@
 give, for 100 real articles, the probabilities of the SavedModel called in process (±1e-6);
 the CLI reports failures in one line with a non-zero exit code, keeps what it scored when a
 batch fails, reads a CSV with a byte-order mark, ends quietly when its reader goes away, and
-flags articles the model read nothing of; the TF Serving configuration serves the model the
-pipeline pushes."""
+flags articles the model read nothing of; with --explain it shows the words that pushed each
+article hardest each way, as the explain signature in process gives them; the TF Serving
+configuration serves the model the pipeline pushes."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from fakenews import cli
 from fakenews.commands import serve
 from pipeline.config import MODEL_NAME
+from serving.explanations import strongest, word_shares
 from serving.server import LocalModelServer
 from serving.settings import SERVING_ENVIRONMENT
 from tests.data import REPO_ROOT, read_rows
@@ -90,6 +92,57 @@ def test_predict_one_article_prints_probability_and_label(api, server, rows, in_
     assert exit_code == 0
     probability, label = in_process[row["id"]]
     assert capsys.readouterr().out.split()[:4] == ["probability", f"{probability:.6f}", "label", str(label)]
+
+
+EXPLAINED_ROWS = 12  # The explain signature costs several forward passes: a few articles suffice.
+
+
+@pytest.fixture(scope="module")
+def explained_in_process(server, rows) -> dict[str, tuple[float, list[tuple[str, float]]]]:
+    """id -> (probability, words with their shares) from the served version's explain signature."""
+    signature = tf.saved_model.load(server.store.current.path).signatures["explain"]
+    chosen = rows[:EXPLAINED_ROWS]
+    out = signature(**{key: tf.constant([row[key] for row in chosen]) for key in ("title", "author", "text")})
+    return {row["id"]: (float(p), list(word_shares([t.decode() for t in tokens], shares.tolist())))
+            for row, p, tokens, shares in zip(chosen, out["probability"].numpy(), out["tokens"].numpy(),
+                                              out["attributions"].numpy())}
+
+
+@pytest.mark.parametrize("api", ["rest", "grpc"])
+def test_predict_explain_prints_the_words_that_pushed_hardest_each_way(api, server, rows, explained_in_process,
+                                                                      capsys):
+    row = rows[0]
+    exit_code = cli.main(["predict", f"--{api}", _address(server, api), "--explain", "--top", "3",
+                          "--title", row["title"], "--author", row["author"], "--text", row["text"]])
+    assert exit_code == 0
+    probability, words = explained_in_process[row["id"]]
+    first, toward_unreliable, toward_reliable = capsys.readouterr().out.splitlines()
+    assert first.split()[:2] == ["probability", f"{probability:.6f}"]
+    for line, toward, name in ((toward_unreliable, True, "unreliable:"), (toward_reliable, False, "reliable:")):
+        expected = ", ".join(f"{word} ({share:+.4f})" for word, share in strongest(tuple(words), 3, toward)) or "(no word)"
+        assert line.split(None, 2)[:2] == ["toward", name] and line.split(None, 2)[2] == expected
+
+
+@pytest.mark.parametrize("api", ["rest", "grpc"])
+def test_predict_csv_explain_adds_the_top_words_as_columns(api, server, rows, explained_in_process, tmp_path):
+    source, out = tmp_path / "few.csv", tmp_path / "explained.csv"
+    with source.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows[:EXPLAINED_ROWS])
+    assert cli.main(["predict", f"--{api}", _address(server, api), "--csv", str(source), "--out", str(out),
+                     "--explain", "--batch-size", "5"]) == 0
+    with out.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == ["id", "probability", "label", "token_count", "toward_unreliable",
+                                     "toward_reliable"]
+        written = list(reader)
+    assert [row["id"] for row in written] == list(explained_in_process)
+    for row in written:
+        probability, words = explained_in_process[row["id"]]
+        assert float(row["probability"]) == pytest.approx(probability, abs=TOLERANCE)
+        for column, toward in (("toward_unreliable", True), ("toward_reliable", False)):
+            assert row[column].split() == [word for word, _ in strongest(tuple(words), 5, toward)]
 
 
 @pytest.mark.parametrize("api", ["rest", "grpc"])

@@ -3,7 +3,7 @@
 serving_default takes raw title/author/text strings and does all preprocessing in the graph;
 predict_examples does the same from serialized tf.Examples (TFMA); both return the probability,
 the label and how many tokens the model read. transform_features gives the Transform layer's
-output (TFMA slicing).
+output (TFMA slicing). explain has its own tests (test_explain.py).
 """
 
 from __future__ import annotations
@@ -146,5 +146,5 @@ def test_all_preprocessing_is_in_the_graph(model_dir):
 def test_signatures_use_tf_servings_predict_method(model_dir):
     [graph] = _saved_model(model_dir).meta_graphs
     assert list(graph.meta_info_def.tags) == [tf.saved_model.SERVING]
-    for name in ("serving_default", "predict_examples", "transform_features"):
+    for name in ("serving_default", "predict_examples", "transform_features", "explain"):
         assert graph.signature_def[name].method_name == tf.saved_model.PREDICT_METHOD_NAME

@@ -30,7 +30,8 @@ def EvaluationReport(
     data_source: Parameter[str],
     code: Parameter[str],
 ) -> None:
-    """examples: the ExampleGen's, for the input checks' counts recorded with them;
+    """examples: the ExampleGen's, for the input checks' counts recorded with them and the eval
+    split's articles, which the model's explain signature explains;
     data_source: the input the user named; code: the fingerprint of this component's code (pipeline.code_version), read by TFX's cache
     only: a new fingerprint makes a new execution."""
     # Imported when the component runs, not when the DAG is defined or compiled: those need

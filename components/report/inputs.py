@@ -17,13 +17,19 @@ from tfx.components.evaluator import constants as evaluator_constants
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.report import blessing, tfma_results
+from components.report import blessing, explanations, tfma_results
 from components.report.layout import OVERALL_SLICE
 from components import training_summary
 from components.baseline import served_model_of
 from components.input_checks import INPUT_COUNTS_PROPERTY, InputCounts
 from components.report.metrics import classification_report
+from components.signatures import ATTRIBUTIONS, BASELINE_PROBABILITY, EXPLAIN, PREDICTED_LABEL, PROBABILITY, TOKENS
 from preprocessing import features
+from serving.explanations import word_shares
+
+# The split TFX's Evaluator evaluates (its default, which pipeline/pipeline.py names).
+EVAL_SPLIT = "eval"
+_EXPLAIN_BATCH = 64  # Articles per call of the explain signature.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +65,12 @@ class Report:
     data_source: str  # The input the user named (file or folder of CSV).
     input_counts: InputCounts  # What the ExampleGen's checks read, kept, cleaned and skipped.
     training: dict[str, Any]  # The Trainer's training summary (components/training_summary.py).
+    explanations: explanations.Explanations  # The explain signature over the eval split.
 
 
-def served_model(model: types.Artifact) -> ServedModel:
-    """What the exported SavedModel holds: its stored threshold and its layers' weights."""
-    loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
+def served_model(loaded: Any) -> ServedModel:
+    """What the exported SavedModel (as tf.saved_model.load gives it) holds: its stored
+    threshold and its layers' weights."""
     by_layer: dict[str, list[tuple[int, ...]]] = {}
     for variable in loaded.model.variables:  # Named "<layer>/<weight>:0", in layer order.
         by_layer.setdefault(variable.name.split("/")[0], []).append(tuple(variable.shape.as_list()))
@@ -72,6 +79,36 @@ def served_model(model: types.Artifact) -> ServedModel:
         layers=tuple(Layer(name, tuple(shapes), sum(math.prod(shape) for shape in shapes))
                      for name, shapes in by_layer.items()),
     )
+
+
+def eval_articles(examples: types.Artifact) -> dict[str, list[str]]:
+    """title, author and text of every eval-split example ('' where absent), in file order."""
+    files = sorted(tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], EVAL_SPLIT), "*")))
+    columns: dict[str, list[str]] = {key: [] for key in features.TEXT_KEYS}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        feature = tf.train.Example.FromString(record.numpy()).features.feature
+        for key, column in columns.items():
+            values = feature[key].bytes_list.value if key in feature else []
+            column.append(values[0].decode("utf-8") if values else "")
+    return columns
+
+
+def explain(loaded: Any, articles: dict[str, list[str]]) -> list[explanations.ExplainedArticle]:
+    """Every article through the model's explain signature, in batches."""
+    signature = loaded.signatures[EXPLAIN]
+    explained = []
+    for start in range(0, len(articles[features.TEXT_KEYS[0]]), _EXPLAIN_BATCH):
+        outputs = {name: value.numpy() for name, value in signature(**{
+            key: tf.constant(column[start:start + _EXPLAIN_BATCH]) for key, column in articles.items()}).items()}
+        for row in range(len(outputs[PROBABILITY])):
+            explained.append(explanations.ExplainedArticle(
+                probability=float(outputs[PROBABILITY][row]),
+                label=int(outputs[PREDICTED_LABEL][row]),
+                baseline_probability=float(outputs[BASELINE_PROBABILITY][row]),
+                words=word_shares([token.decode("utf-8") for token in outputs[TOKENS][row]],
+                                  outputs[ATTRIBUTIONS][row].tolist()),
+            ))
+    return explained
 
 
 def split_counts(statistics: types.Artifact) -> dict[str, SplitCounts]:
@@ -97,9 +134,10 @@ def gather(
     result = tfma_results.read(evaluation.uri)
     baseline_uri = model_blessing.get_string_custom_property(
         evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY) or None
+    loaded = tf.saved_model.load(path_utils.serving_model_path(model.uri))
     return Report(
         model_uri=model.uri,
-        served=served_model(model),
+        served=served_model(loaded),
         blessed=bool(model_blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY)),
         baseline_model_uri=baseline_uri,
         baseline_served=served_model_of(baseline_uri) if baseline_uri else None,
@@ -110,4 +148,5 @@ def gather(
         data_source=data_source,
         input_counts=InputCounts.from_json(examples.get_string_custom_property(INPUT_COUNTS_PROPERTY)),
         training=training_summary.read(model_run.uri),
+        explanations=explanations.summarize(explain(loaded, eval_articles(examples))),
     )

@@ -9,6 +9,7 @@ CONFUSION_MATRIX_PNG = "confusion_matrix.png"
 ROC_PNG = "roc.png"
 PRECISION_RECALL_PNG = "precision_recall.png"
 MODEL_CARD_MD = "model_card.md"
+EXPLANATION_HTML = "explanation.html"  # One eval article, its words coloured by their shares.
 
 FIGURES = (CONFUSION_MATRIX_PNG, ROC_PNG, PRECISION_RECALL_PNG)
 

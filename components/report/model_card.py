@@ -11,7 +11,8 @@ from typing import Any
 from components.report import layout
 from components.report.inputs import Report
 from components.report.metrics import format_classification_report
-from components.report.render import blessing_lines, slice_table, slice_table_notes
+from components.report.render import (blessing_lines, explanation_heading, explanation_table, slice_table,
+                                       slice_table_notes)
 from preprocessing import features
 
 # Below this many eval examples a slice's AUC or F1 can swing by tenths between runs.
@@ -109,6 +110,10 @@ def render(report: Report) -> str:
         "Metrics by slice (precision, recall and F1 of `unreliable`):\n\n"
         + markdown_table(*table) + "".join(f"\n\n{note}" for note in slice_table_notes(table[1])),
         "## Blessing\n\n" + "\n".join(f"- {line}" for line in blessing_lines(report)),
+        "## Explanations\n\n" + explanation_heading(report) + ":\n\n" + markdown_table(*explanation_table(report))
+        + (f"\n\nOne eval article, its words coloured by their shares: [{layout.EXPLANATION_HTML}]"
+           f"({layout.EXPLANATION_HTML}). The serving model returns the same for any article "
+           "(its `explain` signature).\n" if report.explanations.example else ""),
         "## Intended use\n\n" + _INTENDED_USE,
         "## Known limits\n\n" + "\n".join([*_run_specific_limits(report), _GENERAL_LIMITS]),
     ]

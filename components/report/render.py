@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from components.report import explanations
 from components.report.inputs import Report
 from components.report.metrics import CLASS_NAMES, Confusion, format_classification_report
 from components.report.layout import OVERALL_SLICE
@@ -92,6 +93,23 @@ def training_line(training: dict[str, Any]) -> str:
             f"preset {training['hyperparameters']['preset']!r}")
 
 
+def explanation_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows): the words that most often pushed eval articles each way, side by side."""
+    headers, columns = [], []
+    for name in (CLASS_NAMES[1], CLASS_NAMES[0]):
+        headers += [f"toward {name}", "articles", "mean share"]
+        columns.append([[count.word, f"{count.articles:,}", f"{count.mean_share:+.4f}"]
+                        for count in report.explanations.toward[name]])
+    depth = max(map(len, columns))
+    rows = [sum((column[i] if i < len(column) else ["", "", ""] for column in columns), []) for i in range(depth)]
+    return headers, rows
+
+
+def explanation_heading(report: Report) -> str:
+    return (f"Words that most often pushed eval articles each way (each article's {explanations.PER_ARTICLE} "
+            f"strongest; {report.explanations.articles:,} articles, explain signature)")
+
+
 def render_text(report: Report) -> str:
     overall = report.evaluation.slices[OVERALL_SLICE].confusion
     unreliable = overall.tp + overall.fn
@@ -110,5 +128,6 @@ def render_text(report: Report) -> str:
         "Metrics by slice (precision, recall, F1 of `unreliable`)\n\n" + text_table(*table)
         + "".join(f"\n{note}" for note in slice_table_notes(table[1])),
         "Blessing\n\n" + "\n  ".join(blessing_lines(report)),
+        explanation_heading(report) + "\n\n" + text_table(*explanation_table(report)),
     ]
     return "\n\n".join(sections) + "\n"

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from components.report import layout, model_card, plots
+from components.report import explanations, layout, model_card, plots
 from components.report.inputs import Report
 from components.report.metrics import format_classification_report
 from components.report.render import render_text
@@ -46,6 +46,12 @@ def report_json(report: Report) -> dict[str, Any]:
         "splits": {split: dataclasses.asdict(counts) for split, counts in report.splits.items()},
         "data_source": report.data_source,
         "input_counts": json.loads(report.input_counts.counts_json()),
+        "explanations": {
+            "articles": report.explanations.articles,
+            "per_article": explanations.PER_ARTICLE,
+            "toward": {name: [dataclasses.asdict(count) for count in counts]
+                       for name, counts in report.explanations.toward.items()},
+        },
     }
 
 
@@ -70,6 +76,8 @@ def write(report: Report, output_uri: str) -> None:
         layout.MODEL_CARD_MD: model_card.render(report),
         **{name: plots.png_bytes(figure) for name, figure in figures(report).items()},
     }
+    if report.explanations.example is not None:
+        files[layout.EXPLANATION_HTML] = explanations.article_html(report.explanations.example)
     tf.io.gfile.makedirs(output_uri)
     for name, content in files.items():
         with tf.io.gfile.GFile(os.path.join(output_uri, name), "wb" if isinstance(content, bytes) else "w") as f:

@@ -9,6 +9,10 @@ scored, so a request that fails at once leaves no header-only file (nor overwrit
 A row the model read nothing of (no a-z words: Cyrillic, CJK, ...) is flagged: its score says
 nothing about the article. Exit code 1 when the server fails, times out or cannot be reached
 (one line on stderr), 2 on bad input; a closed stdout (`| head`) ends it quietly.
+
+--explain asks the model's explain signature instead: an article's line is followed by the
+--top words that pushed it hardest toward unreliable and toward reliable, each with its
+share of the probability; a CSV gets them as two more columns, the words strongest first.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from typing import IO, TYPE_CHECKING, Callable
 from components.input_checks import CSV_FIELD_LIMIT, InputError
 
 if TYPE_CHECKING:
-    from serving.client import ModelClient, Prediction
+    from serving.client import Article, Explanation, ModelClient, Prediction
 
 LABEL_NAMES = {0: "reliable", 1: "unreliable"}
 OUTPUT_COLUMNS = ("id", "probability", "label", "token_count")
+EXPLAIN_COLUMNS = ("toward_unreliable", "toward_reliable")  # With --explain: the top words, space-separated.
+DEFAULT_TOP = 5
 READ_NOTHING = "no a-z words: the model read nothing"
 SHOWN_IDS = 10  # Ids named in the warning about rows the model read nothing of.
 EXIT_SIGPIPE = 128 + 13  # What a shell reports for a tool ended by a closed pipe.
@@ -61,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64, metavar="N",
                         help="with --csv: articles per request, at most the server's max_batch_size "
                              "(serving/tfserving/batching_parameters.txt: 64) (default: %(default)s)")
+    parser.add_argument("--explain", action="store_true",
+                        help="also show the words that pushed each article hardest each way (the model's "
+                             f"explain signature); with --csv as the columns {', '.join(EXPLAIN_COLUMNS)}")
+    parser.add_argument("--top", type=int, default=DEFAULT_TOP, metavar="N",
+                        help="with --explain: words shown each way (default: %(default)s)")
     parser.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
                         help="per request (default: %(default)s)")
 
@@ -74,6 +85,10 @@ def main(args: argparse.Namespace) -> int:
         return _usage_error("--title and --author go with --text; with --csv they come from the file")
     if args.batch_size < 1:
         return _usage_error("--batch-size must be >= 1")
+    if args.top < 1:
+        return _usage_error("--top must be >= 1")
+    if args.top != DEFAULT_TOP and not args.explain:
+        return _usage_error("--top goes with --explain")
 
     client: ModelClient
     if args.rest:
@@ -88,12 +103,16 @@ def main(args: argparse.Namespace) -> int:
     try:
         with client:
             if args.text is not None:
-                prediction = client.predict([Article(args.title, args.author, args.text)])[0]
-                note = f"  ({READ_NOTHING})" if prediction.read_nothing else ""
-                print(f"probability {prediction.probability:.6f}  "
-                      f"label {prediction.label} ({LABEL_NAMES.get(prediction.label, '?')}){note}", flush=True)
+                article = Article(args.title, args.author, args.text)
+                if args.explain:
+                    explained = client.explain([article])[0]
+                    print(_prediction_line(explained.prediction))
+                    for line in _explanation_lines(explained, args.top):
+                        print(line)
+                else:
+                    print(_prediction_line(client.predict([article])[0]), flush=True)
             else:
-                _predict_csv(client, args.csv, args.out, args.batch_size)
+                _predict_csv(client, args.csv, args.out, args.batch_size, args.top if args.explain else None)
     except BrokenPipeError:
         return _stdout_closed()
     except ClientError as error:
@@ -103,6 +122,21 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _prediction_line(prediction: Prediction) -> str:
+    note = f"  ({READ_NOTHING})" if prediction.read_nothing else ""
+    return (f"probability {prediction.probability:.6f}  "
+            f"label {prediction.label} ({LABEL_NAMES.get(prediction.label, '?')}){note}")
+
+
+def _explanation_lines(explained: Explanation, top: int) -> list[str]:
+    lines = []
+    for toward_unreliable, name in ((True, "unreliable"), (False, "reliable")):
+        words = explained.strongest(top, toward_unreliable)
+        shown = ", ".join(f"{word} ({share:+.4f})" for word, share in words) or "(no word)"
+        lines.append(f"  toward {name + ':':<11} {shown}")
+    return lines
 
 
 def _usage_error(message: str) -> int:
@@ -124,8 +158,9 @@ def _stdout_closed() -> int:
 class _Output:
     """The CSV writer for --out (created at the first write) or stdout; counts rows written."""
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | None, columns: tuple[str, ...]):
         self.path = path
+        self.columns = columns
         self.rows = 0
         self._file: IO[str] | None = None
         self._writer: Callable[[list], object] | None = None
@@ -134,7 +169,7 @@ class _Output:
         if self._writer is None:
             self._file = sys.stdout if self.path is None else open(self.path, "w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._file).writerow
-            self._writer(list(OUTPUT_COLUMNS))
+            self._writer(list(self.columns))
         for row in rows:
             self._writer(row)
         self._file.flush()  # Per batch: a later failure loses nothing already scored.
@@ -148,14 +183,15 @@ class _Output:
             self._file.close()
 
 
-def _predict_csv(client: ModelClient, path: str, out_path: str | None, batch_size: int) -> None:
+def _predict_csv(client: ModelClient, path: str, out_path: str | None, batch_size: int, top: int | None) -> None:
+    """top: with --explain, the words per way in the EXPLAIN_COLUMNS; None without."""
     from tqdm import tqdm
 
     from serving.client import Article, ClientError
 
     csv.field_size_limit(CSV_FIELD_LIMIT)
     total = _count_rows(path)
-    output = _Output(out_path)
+    output = _Output(out_path, OUTPUT_COLUMNS + (EXPLAIN_COLUMNS if top else ()))
     read_nothing: list[str] = []
     # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") would otherwise be part of the first
     # column's name, and an `id` column would not be found.
@@ -170,11 +206,11 @@ def _predict_csv(client: ModelClient, path: str, out_path: str | None, batch_siz
                     articles = [Article(row.get("title") or "", row.get("author") or "", row.get("text") or "")
                                 for _, row in chunk]
                     rows = []
-                    for (number, row), prediction in zip(chunk, client.predict(articles)):
+                    for (number, row), (prediction, words) in zip(chunk, _score(client, articles, top)):
                         row_id = row.get("id", number)
                         if prediction.read_nothing:
                             read_nothing.append(str(row_id))
-                        rows.append(_output_row(row_id, prediction))
+                        rows.append(_output_row(row_id, prediction) + words)
                     output.write(rows)
                     progress.update(len(chunk))
         except ClientError as error:
@@ -192,6 +228,15 @@ def _predict_csv(client: ModelClient, path: str, out_path: str | None, batch_siz
         shown = ", ".join(read_nothing[:SHOWN_IDS]) + (", …" if len(read_nothing) > SHOWN_IDS else "")
         print(f"warning: {len(read_nothing):,} row(s) with {READ_NOTHING} (token_count 0; "
               f"the score says nothing): id {shown}", file=sys.stderr)
+
+
+def _score(client: ModelClient, articles: list[Article], top: int | None) -> list[tuple[Prediction, list[str]]]:
+    """Each article's prediction and, with `top`, its EXPLAIN_COLUMNS' cells."""
+    if top is None:
+        return [(prediction, []) for prediction in client.predict(articles)]
+    return [(explained.prediction, [" ".join(word for word, _ in explained.strongest(top, toward))
+                                    for toward in (True, False)])
+            for explained in client.explain(articles)]
 
 
 def _output_row(row_id: object, prediction: Prediction) -> list:

@@ -32,7 +32,9 @@ def show(metadata_path: str, pipeline_name: str) -> bool:
         return False
     with open(os.path.join(folder, layout.REPORT_TXT), encoding="utf-8") as f:
         print("\n" + f.read())
-    print("Figures:    " + "\n            ".join(os.path.join(folder, name) for name in layout.FIGURES))
+    figures = [*layout.FIGURES, *([layout.EXPLANATION_HTML] if os.path.exists(
+        os.path.join(folder, layout.EXPLANATION_HTML)) else [])]
+    print("Figures:    " + "\n            ".join(os.path.join(folder, name) for name in figures))
     print(f"Model card: {os.path.join(folder, layout.MODEL_CARD_MD)}")
     return True
 

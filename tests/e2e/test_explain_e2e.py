@@ -1,0 +1,112 @@
+"""Acceptance of the explain signature on the session's run (the default model, pushed by the
+pipeline): faithfulness by the deletion test on the eval-split articles the model calls
+unreliable, completeness there, and the evaluation report's words and figure."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import signatures
+from components.report import explanations, layout
+from fakenews.commands import report as report_command
+from pipeline import pipeline as dag
+from preprocessing import features
+from serving.explanations import strongest, word_shares
+from tests import explain_checks
+
+pytestmark = pytest.mark.e2e
+
+_BATCH = 64
+
+
+@pytest.fixture(scope="module")
+def served(pipeline_run):
+    assert pipeline_run.summary.pushed_path, "the session's run should push its model"
+    return tf.saved_model.load(pipeline_run.summary.pushed_path)
+
+
+@pytest.fixture(scope="module")
+def eval_articles(pipeline_run) -> dict[str, list[str]]:
+    """title, author, text of the eval split, read from the ExampleGen's artifact."""
+    _, outputs = pipeline_run.latest_outputs()
+    files = tf.io.gfile.glob(os.path.join(outputs[dag.EXAMPLE_GEN]["examples"][0].uri, "Split-eval", "*"))
+    columns: dict[str, list[str]] = {key: [] for key in features.TEXT_KEYS}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        feature = tf.train.Example.FromString(record.numpy()).features.feature
+        for key, column in columns.items():
+            column.append(feature[key].bytes_list.value[0].decode() if key in feature else "")
+    return columns
+
+
+@pytest.fixture(scope="module")
+def explained(served, eval_articles) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for start in range(0, len(eval_articles["text"]), _BATCH):
+        out = served.signatures[signatures.EXPLAIN](**{key: tf.constant(column[start:start + _BATCH])
+                                                       for key, column in eval_articles.items()})
+        for name, value in out.items():
+            found.setdefault(name, []).extend(value.numpy())
+    return found
+
+
+def test_deleting_the_top_words_lowers_the_probability_more_than_deleting_random_ones(served, explained):
+    articles = [
+        explain_checks.Explained(float(probability), tuple(word for word, _ in words), tuple(s for _, s in words))
+        for probability, label, words in (
+            (probability, label, word_shares([t.decode() for t in tokens], shares.tolist()))
+            for probability, label, tokens, shares in zip(
+                explained[signatures.PROBABILITY], explained[signatures.PREDICTED_LABEL],
+                explained[signatures.TOKENS], explained[signatures.ATTRIBUTIONS]))
+        if label == 1 and len(words) > explain_checks.DELETED]
+    assert len(articles) >= 30, f"only {len(articles)} eval articles called unreliable"
+    serve = served.signatures["serving_default"]
+
+    def score(texts: list[str]) -> np.ndarray:
+        empty = tf.constant([""] * len(texts))
+        return serve(title=empty, author=empty, text=tf.constant(texts))[signatures.PROBABILITY].numpy()
+
+    outcomes = explain_checks.run(articles, score)
+    # The deletions are of what the model read: the words joined again score as the article.
+    np.testing.assert_allclose([o.full for o in outcomes], [a.probability for a in articles], atol=1e-5)
+    assert explain_checks.top_beats_random(outcomes) >= explain_checks.FAITHFUL
+
+
+def test_the_eval_articles_shares_add_up_to_their_change_from_the_baseline(explained):
+    totals = np.array([shares.sum() for shares in explained[signatures.ATTRIBUTIONS]])
+    assert explain_checks.complete(explained[signatures.PROBABILITY], explained[signatures.BASELINE_PROBABILITY],
+                                   totals).all()
+
+
+@pytest.fixture(scope="module")
+def report_dir(pipeline_run) -> pathlib.Path:
+    return pathlib.Path(report_command.report_folder(pipeline_run.folder.metadata_path,
+                                                     pipeline_run.config.pipeline_name))
+
+
+def test_the_report_lists_the_words_that_most_often_pushed_each_way(report_dir, explained):
+    saved = json.loads((report_dir / layout.REPORT_JSON).read_text())["explanations"]
+    assert saved["articles"] == len(explained[signatures.PROBABILITY])
+    unreliable = saved["toward"]["unreliable"]
+    assert len(unreliable) == explanations.LISTED and all(count["mean_share"] > 0 for count in unreliable)
+    assert all(count["mean_share"] < 0 for count in saved["toward"]["reliable"])
+    # Recounted from the served signature's outputs: the first word is among that many articles' top words.
+    top_word = unreliable[0]
+    tops = [
+        {word for word, _ in strongest(word_shares([t.decode() for t in tokens], shares.tolist()),
+                                       explanations.PER_ARTICLE, True)}
+        for tokens, shares in zip(explained[signatures.TOKENS], explained[signatures.ATTRIBUTIONS])]
+    assert sum(top_word["word"] in words for words in tops) == top_word["articles"]
+    assert "Words that most often pushed eval articles each way" in (report_dir / layout.REPORT_TXT).read_text()
+
+
+def test_the_report_shows_one_article_coloured_by_its_shares(report_dir):
+    page = (report_dir / layout.EXPLANATION_HTML).read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    words = page.split('<p class="words">')[1].split("</p>")[0]
+    assert 0 < words.count("<span") <= explanations.FIGURE_MAX_WORDS

@@ -133,8 +133,9 @@ def rule_attributions(loaded, network, rows: list[dict[str, str]], rule, batch: 
     from preprocessing import features, text
     from tests.data import serialized_example
 
-    view = attribution.EmbeddingView(network)
-    attribute = tf.function(lambda ids: attribution.attribute(view, ids, rule, trim_padding=True))
+    view = attribution.ModelView(network)
+    attribute = tf.function(lambda ids: attribution.attribute(view, {features.TOKEN_IDS_KEY: ids}, rule,
+                                                              trim_padding=True))
     found: dict[str, list] = {"attributions": [], "probability": [], "baseline": []}
     for start in range(0, len(rows), batch):
         examples = tf.constant([serialized_example(row) for row in rows[start:start + batch]])

@@ -16,24 +16,27 @@ All in TensorFlow ops with tf.GradientTape, so the attributions run inside a Sav
 signature (components/signatures.py) with no Python at request time.
 
 What the attributions are taken against is a `WordView` of the model: the inputs that sit one
-per word (the embedding vectors for the LSTM network), each with its baseline, and the
-probability as a function of them. `EmbeddingView` is the view of the exported networks
-(components/model.py, components/fused.py). A model with a linear (wide) part adds that part's
-per-word feature values to `word_inputs` (baseline 0) and reads them in `probability`: its
-words then get their weight x feature value from the same integral (exactly so when the part
-adds to the probability; scaled by the output's mean slope along the path when it adds to a
-logit before a sigmoid, which is what keeps the shares summing to the change).
+per word, each with its baseline, and the probability as a function of them. `ModelView` is
+the view of every exported network (components/model.py, components/fused.py): the embedding
+vectors of the LSTM part, baseline the padding id's vector; and for a linear (wide) part, each
+word's part of its logit (`WIDE_LOGITS`: its terms' weight x TF-IDF weight, spread over the
+words they cover, preprocessing/tfidf.py), baseline 0, the bias staying. The wide logit is the
+sum of those parts, so its words get their weight x feature value from the same integral,
+scaled by the sigmoid's mean slope along the path (the same for every word of the article in
+the linear model alone): which is what keeps the shares summing to the change.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+from typing import Mapping
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from components.model import LinearOverTerms
 from preprocessing import features, text
 
 # Quadrature steps of the integral: the explanation promises at least 16.
@@ -79,48 +82,77 @@ class WordInput:
     baseline: tf.Tensor  # Broadcasts against value.
 
 
+# The document as a view reads it: [batch, time] tensors, one value per word, pre-padded like
+# the token ids (always under features.TOKEN_IDS_KEY).
+Words = Mapping[str, tf.Tensor]
+# Each word's part of the linear part's logit, bias excluded: 0 at padding.
+WIDE_LOGITS = "wide_logits"
+
+
 class WordView(abc.ABC):
     """A model as a function of inputs that come one per word of the (pre-padded) token ids."""
 
     @abc.abstractmethod
-    def word_inputs(self, token_ids: tf.Tensor) -> list[WordInput]:
+    def word_inputs(self, words: Words) -> list[WordInput]:
         """Everything the probability reads per word; padding must equal the baseline."""
 
     @abc.abstractmethod
-    def probability(self, values: list[tf.Tensor], token_ids: tf.Tensor) -> tf.Tensor:
+    def probability(self, values: list[tf.Tensor], words: Words) -> tf.Tensor:
         """[batch] probability from the word inputs' values (in `word_inputs`' order).
 
-        token_ids: the ids the values belong to, for what the path does not move (the mask)."""
+        words: the document the values belong to, for what the path does not move (the mask)."""
 
 
-class EmbeddingView(WordView):
-    """The exported network split at its embedding: token ids -> word vectors -> probability.
+class ModelView(WordView):
+    """The exported network split where it reads words: token ids -> word vectors (its one
+    Embedding), and TF-IDF -> the linear part's logit, as `WIDE_LOGITS` per word plus the bias.
 
-    Needs a network in which everything downstream reads the embedding's output, as
-    components/fused.py builds it (one lookup per word; the backward stream reverses the
-    vectors). The baseline is the padding id's vector, the model's own "no word here"; with a
-    masked embedding the mask stays that of the document along the path, so every word is
-    still read, as that vector.
+    Needs a network in which everything downstream reads those two outputs, as
+    components/model.py and components/fused.py build it (one lookup per word; the backward
+    stream reverses the vectors). With a masked embedding the mask stays that of the document
+    along the path, so every word is still read, as the padding id's vector at the baseline.
     """
 
     def __init__(self, model: keras.Model):
         embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
-        if len(embeddings) != 1:
-            raise ValueError(f"model {model.name} has {len(embeddings)} Embedding layers; attributions need one")
-        self.embedding = embeddings[0]
-        self.downstream = keras.Model(self.embedding.output, model.output, name=f"{model.name}_from_embeddings")
+        wide = [layer for layer in model.layers if isinstance(layer, LinearOverTerms)]
+        if len(embeddings) > 1 or len(wide) > 1 or not (embeddings or wide):
+            raise ValueError(f"model {model.name} has {len(embeddings)} Embedding and {len(wide)} linear "
+                             "layers; attributions need at most one of each, and one at least")
+        self.embedding = embeddings[0] if embeddings else None
+        self.wide = wide[0] if wide else None
+        splits = [layer.output for layer in (self.embedding, self.wide) if layer is not None]
+        self.downstream = keras.Model(splits if len(splits) > 1 else splits[0], model.output,
+                                      name=f"{model.name}_from_words")
 
-    def word_inputs(self, token_ids: tf.Tensor) -> list[WordInput]:
-        padding = tf.gather(self.embedding.embeddings, features.PAD_ID)
-        return [WordInput(self.embedding(token_ids), padding)]
+    def word_inputs(self, words: Words) -> list[WordInput]:
+        inputs = []
+        if self.embedding is not None:
+            padding = tf.gather(self.embedding.embeddings, features.PAD_ID)
+            inputs.append(WordInput(self.embedding(words[features.TOKEN_IDS_KEY]), padding))
+        if self.wide is not None:
+            inputs.append(WordInput(words[WIDE_LOGITS], tf.constant(0.0)))
+        return inputs
 
-    def probability(self, values: list[tf.Tensor], token_ids: tf.Tensor) -> tf.Tensor:
-        [vectors] = values
-        mask = tf.not_equal(token_ids, features.PAD_ID) if self.embedding.mask_zero else None
-        return tf.reshape(self.downstream(vectors, training=False, mask=mask), [-1])
+    def probability(self, values: list[tf.Tensor], words: Words) -> tf.Tensor:
+        inputs, masks = [], []
+        if self.embedding is not None:
+            inputs.append(values[0])
+            masks.append(tf.not_equal(words[features.TOKEN_IDS_KEY], features.PAD_ID)
+                         if self.embedding.mask_zero else None)
+        if self.wide is not None:
+            inputs.append(tf.reduce_sum(values[-1], axis=1, keepdims=True) + self.wide.bias_in_use())
+            masks.append(None)
+        if len(inputs) == 1:
+            return tf.reshape(self.downstream(inputs[0], training=False, mask=masks[0]), [-1])
+        return tf.reshape(self.downstream(inputs, training=False, mask=masks), [-1])
 
 
-def _path_pass(view: WordView, token_ids: tf.Tensor, alphas: tf.Tensor,
+def _rows(words: Words, start: tf.Tensor, end: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {key: value[start:end] for key, value in words.items()}
+
+
+def _path_pass(view: WordView, words: Words, alphas: tf.Tensor,
                weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """sum_k weights[k] * gradient at alphas[k] . (input - baseline), per word: [batch, time];
     and the probability at every point, [points, batch].
@@ -129,7 +161,7 @@ def _path_pass(view: WordView, token_ids: tf.Tensor, alphas: tf.Tensor,
     network over points x batch rows: row k * batch + j is article j at alphas[k, j].
     """
     points = tf.shape(alphas)[0]
-    inputs = view.word_inputs(token_ids)
+    inputs = view.word_inputs(words)
     on_path = []
     for word_input in inputs:
         value = tf.convert_to_tensor(word_input.value)
@@ -140,9 +172,9 @@ def _path_pass(view: WordView, token_ids: tf.Tensor, alphas: tf.Tensor,
     with tf.GradientTape() as tape:
         tape.watch(on_path)
         # Rows are independent, so the gradient of the sum is each row's own gradient.
-        probability = view.probability(on_path, tf.tile(token_ids, [points, 1]))
+        probability = view.probability(on_path, {key: tf.tile(value, [points, 1]) for key, value in words.items()})
     gradients = tape.gradient(probability, on_path)
-    attributions = tf.zeros(tf.shape(token_ids), tf.float32)
+    attributions = tf.zeros(tf.shape(words[features.TOKEN_IDS_KEY]), tf.float32)
     for word_input, gradient in zip(inputs, gradients):
         value = tf.convert_to_tensor(word_input.value)
         per_point = tf.reshape(gradient, tf.concat([[points], tf.shape(value)], axis=0))
@@ -176,17 +208,17 @@ def _refined_points(alphas: tf.Tensor, probabilities: tf.Tensor) -> tuple[tf.Ten
     return tf.reshape(edges[:-1, None] + lengths * nodes, [-1]), tf.reshape(lengths * weights, [-1])
 
 
-def _one_pass(view: WordView, token_ids: tf.Tensor, rule: PathRule) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def _one_pass(view: WordView, words: Words, rule: PathRule) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """[batch, time] attributions, [batch] probability and baseline probability of a few articles.
 
     The probabilities come from the same batch as the gradients, as the path's ends (weight 0):
     one run of the network's loop rather than three. With `rule.refine`, an article whose
     shares do not add up to its change within COMPLETENESS_TOLERANCE is integrated again.
     """
-    batch = tf.shape(token_ids)[0]
+    batch = tf.shape(words[features.TOKEN_IDS_KEY])[0]
     points = tf.constant((1.0, 0.0, *rule.points), tf.float32)[:, None] * tf.ones([1, batch])
     weights = tf.constant((0.0, 0.0, *rule.weights), tf.float32)[:, None] * tf.ones([1, batch])
-    attributions, at_points = _path_pass(view, token_ids, points, weights)
+    attributions, at_points = _path_pass(view, words, points, weights)
     probability, baseline = at_points[0], at_points[1]
     if not rule.refine:
         return attributions, probability, baseline
@@ -201,30 +233,34 @@ def _one_pass(view: WordView, token_ids: tf.Tensor, rule: PathRule) -> tuple[tf.
     def again(i: tf.Tensor, attributions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         article = redo[i]
         refined, refined_weights = _refined_points(sampled_alphas, sampled[:, article])
-        shares, _ = _path_pass(view, token_ids[article:article + 1], refined[:, None], refined_weights[:, None])
+        shares, _ = _path_pass(view, _rows(words, article, article + 1), refined[:, None], refined_weights[:, None])
         return i + 1, tf.tensor_scatter_nd_update(attributions, [[article]], shares)
 
     _, attributions = tf.while_loop(lambda i, _: i < tf.shape(redo)[0], again, (tf.constant(0), attributions))
     return attributions, probability, baseline
 
 
-def attribute(view: WordView, token_ids: tf.Tensor, rule: PathRule = INTEGRATED_GRADIENTS,
+def attribute(view: WordView, words: Words, rule: PathRule = INTEGRATED_GRADIENTS,
               trim_padding: bool = False) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Each word's share of the probability, the probability, and the baseline's probability.
 
-    token_ids: [batch, time] pre-padded, as the model reads them. Returns attributions
-    [batch, time] (0 at padding), the probability and the baseline probability [batch]. The
-    batch goes through in passes of at most ARTICLES_PER_PASS articles; trim_padding (for a
-    model that masks padding) cuts each pass to its own longest document.
+    words: the document as `view` reads it (`Words`), token ids [batch, time] pre-padded, as the
+    model reads them. Returns attributions [batch, time] (0 at padding), the probability and the
+    baseline probability [batch]. The batch goes through in passes of at most
+    ARTICLES_PER_PASS articles; trim_padding (for a model that masks padding) cuts each pass to
+    its own longest document.
     """
+    token_ids = words[features.TOKEN_IDS_KEY]
     batch, time = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
     passes = (batch + ARTICLES_PER_PASS - 1) // ARTICLES_PER_PASS
 
     def one(i: tf.Tensor, *arrays: tf.TensorArray) -> tuple:
-        ids = token_ids[i * ARTICLES_PER_PASS:(i + 1) * ARTICLES_PER_PASS]
-        read = text.trim_padding(ids) if trim_padding else ids
-        attributions, probability, baseline = _one_pass(view, read, rule)
-        attributions = tf.pad(attributions, [[0, 0], [time - tf.shape(read)[1], 0]])
+        rows = _rows(words, i * ARTICLES_PER_PASS, (i + 1) * ARTICLES_PER_PASS)
+        if trim_padding:
+            width = tf.shape(text.trim_padding(rows[features.TOKEN_IDS_KEY]))[1]
+            rows = {key: value[:, time - width:] for key, value in rows.items()}
+        attributions, probability, baseline = _one_pass(view, rows, rule)
+        attributions = tf.pad(attributions, [[0, 0], [time - tf.shape(attributions)[1], 0]])
         return (i + 1, *(array.write(i, part) for array, part in zip(arrays, (attributions, probability, baseline))))
 
     arrays = [tf.TensorArray(tf.float32, size=passes, infer_shape=False, element_shape=shape)

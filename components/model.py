@@ -141,12 +141,20 @@ class LinearOverTerms(keras.layers.Layer):
                                       regularizer=penalty)
         self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros")
 
+    def term_logits(self, ids: tf.SparseTensor, tfidf: tf.SparseTensor) -> tf.SparseTensor:
+        """Each term's part of its document's logit, its weight x its TF-IDF weight, over the inputs' indices."""
+        return tf.SparseTensor(ids.indices, tf.gather(self.kernel * self.step_scale, ids.values) * tfidf.values,
+                               ids.dense_shape)
+
+    def bias_in_use(self) -> tf.Tensor:
+        """[1]: the logit of a document without a known term."""
+        return self.bias * self.step_scale
+
     def call(self, inputs: list[tf.SparseTensor]) -> tf.Tensor:
         ids, tfidf = inputs
-        kernel, bias = self.kernel * self.step_scale, self.bias * self.step_scale
-        per_term = tf.gather(kernel, ids.values) * tfidf.values
-        logit = tf.math.unsorted_segment_sum(per_term, ids.indices[:, 0], ids.dense_shape[0])
-        return logit[:, tf.newaxis] + bias
+        per_term = self.term_logits(ids, tfidf)
+        logit = tf.math.unsorted_segment_sum(per_term.values, ids.indices[:, 0], ids.dense_shape[0])
+        return logit[:, tf.newaxis] + self.bias_in_use()
 
     def get_config(self) -> dict:
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "l2": self.l2,

@@ -16,7 +16,9 @@ words the model read, as the cleaning leaves them before stemming (lowercased, s
 dropped, truncated as the Transform graph truncates), in document order, '' after a row's
 last word; `attributions` [batch, n] is each word's share of the probability (positive:
 toward unreliable), 0 at the padding. They add up to probability - baseline_probability, the
-baseline being the article with every word read as the padding id's vector.
+baseline being the article with every word read as the padding id's vector and, in a model
+with a linear part, no term (its bias alone). That part reads the same truncated words
+(preprocessing/tfidf.py), whose stems here give each word its terms (components/attribution.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 from components import attribution
-from preprocessing import features, text
+from preprocessing import features, porter, text, tfidf
 
 PROBABILITY = "probability"
 PREDICTED_LABEL = "label"
@@ -59,7 +61,10 @@ class ServingModule(tf.Module):
         for key in (features.LABEL_KEY, features.ID_KEY):
             raw_spec.pop(key, None)
         self._raw_spec = raw_spec
-        self._view = attribution.EmbeddingView(model)
+        self._view = attribution.ModelView(model)
+        if self._view.wide is not None:
+            # term -> id, the Transform graph's own (its vocabulary file, an asset of the SavedModel).
+            self._term_ids = tfidf.term_table(tf_transform_output.vocabulary_file_by_name(features.TFIDF_VOCABULARY))
         self._truncating = self._truncation_side()
 
     def _truncation_side(self) -> str:
@@ -115,13 +120,17 @@ class ServingModule(tf.Module):
         return self._explain(dict(zip(features.TEXT_KEYS, (title, author, text))))
 
     def _explain(self, strings: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        token_ids = self.tft_layer(self._raw_from_strings(strings))[features.TOKEN_IDS_KEY]
-        attributions, probability, baseline = attribution.attribute(self._view, token_ids, EXPLAIN_RULE,
-                                                                    self._trim_padding)
+        transformed = self.tft_layer(self._raw_from_strings(strings))
+        token_ids = transformed[features.TOKEN_IDS_KEY]
         # A column the Transform graph was not traced with reads as '' there, so here too.
         empty = tf.fill(tf.shape(strings["text"]), "")
         fields = [strings[key] if key in self._raw_spec else empty for key in features.TEXT_KEYS]
         words = text.words_read(text.join_fields(*fields), features.MAX_LENGTH, self._truncating)
+        read = {features.TOKEN_IDS_KEY: token_ids}
+        if self._view.wide is not None:
+            read[attribution.WIDE_LOGITS] = self._wide_logits(words, transformed)
+        attributions, probability, baseline = attribution.attribute(self._view, read, EXPLAIN_RULE,
+                                                                    self._trim_padding)
         return {
             # The same network on the same ids as serving_default, in a batch with the path's points.
             **self._served(probability, token_ids),
@@ -129,6 +138,13 @@ class ServingModule(tf.Module):
             ATTRIBUTIONS: text.unpad_front(attributions, token_ids).to_tensor(default_value=0.0),
             BASELINE_PROBABILITY: baseline,
         }
+
+    def _wide_logits(self, words: tf.RaggedTensor, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
+        """[batch, MAX_LENGTH]: each word's part of the linear part's logit, laid out as the token ids."""
+        stems = words.with_flat_values(porter.stem(words.flat_values))
+        ids = transformed[features.TFIDF_IDS_KEY]
+        logits = self._view.wide.term_logits(ids, transformed[features.TFIDF_WEIGHTS_KEY])
+        return text.pad_front(tfidf.spread_over_words(stems, ids, logits, self._term_ids), features.MAX_LENGTH)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:

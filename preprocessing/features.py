@@ -25,7 +25,7 @@ PAD_ID = 0
 MAX_LENGTH = 500  # Tokens per document after padding/truncation, as in the notebook.
 TRUNCATE_SIDES = ("pre", "post")  # Keras pad_sequences' `truncating`; the notebook uses its default, "pre".
 
-# TF-IDF of the whole document (not cut to MAX_LENGTH), over its stemmed words. The settings
+# TF-IDF of the words the model reads (cut to MAX_LENGTH as the token ids), over their stems. The settings
 # were chosen by a logistic regression's loss on the train split's validation slice (README, "Results").
 TFIDF_VOCABULARY = "tfidf_terms"  # The Transform graph's vocabulary file (asset) of the terms.
 TFIDF_VOCABULARY_LIMIT = 200_000  # The most frequent terms kept: bounds the linear model's weights.

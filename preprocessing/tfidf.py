@@ -5,6 +5,12 @@ the analyzed split (Transform analyzes the train split only, pipeline/pipeline.p
 same terms, with `sublinear_tf` and `min_df` as `features.TFIDF_SUBLINEAR_TF` and
 `features.TFIDF_MIN_DF`; a parity test checks it on real articles.
 
+The terms are those of the words the model reads: the document's stems truncated to
+MAX_LENGTH as its token ids are (`text.truncate`, the same side; preprocessing/transform.py),
+in analysis and at serving alike. So the LSTM and the linear model read the same words, and
+`spread_over_words` can hand each of them its part of a term's value (the `explain`
+signature's words, components/signatures.py).
+
 One pass of analysis: a vocabulary (`tft.vocabulary`) of each document's *distinct* terms,
 so that the frequency it stores with each term is the term's document frequency, and
 `frequency_threshold` is min_df; and the document count (`tft.size`). A second analyzer
@@ -44,8 +50,22 @@ def _distinct_per_document(terms: tf.RaggedTensor) -> tf.Tensor:
     return tf.strings.regex_replace(distinct, "^[0-9]+ ", "")
 
 
+def _table(vocabulary_file: tf.Tensor | str, key_index: int, value_index: int,
+           key_dtype: tf.DType) -> tf.lookup.StaticHashTable:
+    """A lookup table over the "<frequency> <term>" vocabulary file; -1 for a missing key."""
+    return tf.lookup.StaticHashTable(
+        tf.lookup.TextFileInitializer(vocabulary_file, key_dtype, key_index, tf.int64, value_index, delimiter=" "),
+        default_value=-1)
+
+
+def term_table(vocabulary_file: str) -> tf.lookup.StaticHashTable:
+    """term -> vocabulary id (-1 if not held), from the Transform output's vocabulary file
+    (`TFTransformOutput.vocabulary_file_by_name(features.TFIDF_VOCABULARY)`): the ids `tfidf` gives."""
+    return _table(vocabulary_file, 1, tf.lookup.TextFileIndex.LINE_NUMBER, tf.string)
+
+
 def _lookup(key_index: int, value_index: int, key_dtype: tf.DType):
-    """A tft `lookup_fn` over the "<frequency> <term>" vocabulary file; -1 for a missing key."""
+    """A tft `lookup_fn` over the vocabulary file."""
     def lookup(keys: tf.Tensor, vocabulary_file: tf.Tensor | str) -> tuple[tf.Tensor, tf.Tensor]:
         # Once the file is known (the traced graph that is saved), the table is made in the
         # init scope, as tft's own lookups are: else every call of the saved function (every
@@ -54,10 +74,7 @@ def _lookup(key_index: int, value_index: int, key_dtype: tf.DType):
         with contextlib.ExitStack() as scope:
             if tf.inside_function() and known:
                 scope.enter_context(tf.init_scope())
-            table = tf.lookup.StaticHashTable(
-                tf.lookup.TextFileInitializer(vocabulary_file, key_dtype, key_index, tf.int64, value_index,
-                                              delimiter=" "),
-                default_value=-1)
+            table = _table(vocabulary_file, key_index, value_index, key_dtype)
         return table.lookup(keys), table.size()
     return lookup
 
@@ -98,3 +115,48 @@ def tfidf(terms: tf.RaggedTensor, min_df: int = features.TFIDF_MIN_DF,
         return tf.RaggedTensor.from_value_rowids(values, rows, nrows=batch, validate=False).to_sparse()
 
     return per_document(term_ids), per_document(tf.cast(weights, tf.float32))
+
+
+def spread_over_words(stems: tf.RaggedTensor, ids: tf.SparseTensor, values: tf.SparseTensor,
+                      term_ids: tf.lookup.StaticHashTable,
+                      ngram_width: int = features.TFIDF_NGRAM_WIDTH) -> tf.RaggedTensor:
+    """[batch, (words)] float32: each word's part of a value per term of its document.
+
+    stems: the words the TF-IDF read (truncated), [batch, (words)]. ids, values: [batch,
+    (distinct terms)] SparseTensors over the same indices, as `tfidf` returns them (values: a
+    term's TF-IDF weight, or a linear model's weight x it). A term's value is split evenly over
+    its occurrences in the document, and an occurrence's evenly over the words it covers (a
+    pair covers two), so a row's parts add up to the sum of its terms' values. term_ids: the
+    `term_table` the ids come from.
+    """
+    size = tf.cast(term_ids.size(), tf.int64)
+    # (document, term) keys: the rows ascend, and the ids ascend within a row, so the keys do;
+    # one key beyond all others keeps the search's answer an index even for an empty batch.
+    keys = tf.concat([ids.indices[:, 0] * size + ids.values, [tf.int64.max]], axis=0)
+    keyed_values = tf.concat([values.values, [0.0]], axis=0)
+    first_words, occurrence_keys, widths = [], [], []
+    for width in range(1, ngram_width + 1):
+        grams = stems if width == 1 else tf.strings.ngrams(stems, width, separator=NGRAM_SEPARATOR)
+        term = term_ids.lookup(grams.flat_values)
+        rows = grams.value_rowids()
+        # Occurrence j of a row starts at the row's word j.
+        first = tf.gather(stems.row_starts(), rows) + tf.range(tf.size(term, tf.int64)) - tf.gather(
+            grams.row_starts(), rows)
+        known = term >= 0
+        first_words.append(tf.boolean_mask(first, known))
+        occurrence_keys.append(tf.boolean_mask(rows * size + term, known))
+        widths.append(tf.fill(tf.shape(first_words[-1]), width))
+    occurrence_keys = tf.concat(occurrence_keys, axis=0)
+    _, which, occurrences = tf.unique_with_counts(occurrence_keys)
+    at = tf.searchsorted(keys, occurrence_keys)
+    value = tf.where(tf.gather(keys, at) == occurrence_keys, tf.gather(keyed_values, at), 0.0)
+    width = tf.concat(widths, axis=0)
+    per_word = value / tf.cast(tf.gather(occurrences, which) * width, tf.float32)
+    first = tf.concat(first_words, axis=0)
+    words, parts = [], []
+    for offset in range(ngram_width):
+        covers = offset < width
+        words.append(tf.boolean_mask(first + offset, covers))
+        parts.append(tf.boolean_mask(per_word, covers))
+    return stems.with_flat_values(tf.math.unsorted_segment_sum(
+        tf.concat(parts, axis=0), tf.concat(words, axis=0), tf.shape(stems.flat_values, tf.int64)[0]))

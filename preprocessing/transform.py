@@ -63,7 +63,9 @@ def preprocessing_fn(
     fields = {key: _dense_string(inputs.get(key), batch_size) for key in features.TEXT_KEYS}
 
     document_stems = stems(fields)
-    tfidf_ids, tfidf_weights = tfidf.tfidf(tfidf.terms(document_stems))
+    # The words the token ids hold: the LSTM and the linear model read the same (preprocessing/tfidf.py).
+    read = text.truncate(document_stems, features.MAX_LENGTH, truncating)
+    tfidf_ids, tfidf_weights = tfidf.tfidf(tfidf.terms(read))
     outputs = {
         features.TOKEN_IDS_KEY: token_ids(document_stems, truncating),
         features.TFIDF_IDS_KEY: tfidf_ids,

@@ -70,6 +70,7 @@ class FixtureModel:
     version: int
     pushed_path: str  # <serving_base>/<version>: the pushed SavedModel.
     transform_output: str  # Transform's transform_graph: metadata/, transform_fn/, transformed_metadata/.
+    transformed_examples: str  # Transform's transformed examples of the FIXTURE_ROWS articles (gzipped TFRecord).
     model_run_dir: str  # The Trainer's model_run: training_summary.json, TensorBoard logs.
 
 
@@ -167,5 +168,5 @@ def build(sample_csv: pathlib.Path, root: pathlib.Path, epochs: int = FIXTURE_EP
 
     serving_base = root / "serving" / MODEL_NAME
     pushed_path, version, _ = pusher.push_atomically(serving_model_dir, str(serving_base))
-    return FixtureModel(str(serving_base), MODEL_NAME, int(version), pushed_path, transform_output,
+    return FixtureModel(str(serving_base), MODEL_NAME, int(version), pushed_path, transform_output, train_files,
                         str(model_run_dir))

@@ -1,6 +1,7 @@
 """The TF-IDF the Transform graph computes (preprocessing/tfidf.py) equals scikit-learn's
 `TfidfVectorizer` with the same settings, fitted on the same articles' tokens from the plain-
-Python reference cleaning (tests/reference.py): the vocabulary, and every weight to 1e-5.
+Python reference cleaning (tests/reference.py), truncated as the model reads them: the
+vocabulary, and every weight to 1e-5.
 
 The fixture model's Transform analyzed its FIXTURE_ROWS articles; the exported signatures apply
 this same transform graph (components/signatures.py) to raw requests.
@@ -21,10 +22,16 @@ from tests.data import read_rows
 from tests.fixture_model import FIXTURE_ROWS
 
 HELD_OUT = 40  # Articles after the analyzed ones: their new terms must be dropped, as scikit-learn drops them.
+LONG = 5  # Analyzed articles longer than MAX_LENGTH: the TF-IDF reads their last MAX_LENGTH words.
 
 
 def _tokens(row: dict[str, str]) -> list[str]:
-    return reference.clean(reference.join_fields(*(row[key] for key in features.TEXT_KEYS)))
+    """The stems the model reads: the pipeline truncates "pre", keeping the last MAX_LENGTH."""
+    return _all_tokens(row)[-features.MAX_LENGTH:]
+
+
+def _all_tokens(row: dict[str, str], stem: bool = True) -> list[str]:
+    return reference.clean(reference.join_fields(*(row[key] for key in features.TEXT_KEYS)), stem=stem)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +69,9 @@ def _graph_tfidf(transform_output: tft.TFTransformOutput, rows: list[dict[str, s
 def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vectorizer):
     transform_output = tft.TFTransformOutput(fixture_model.transform_output)
     rows = read_rows("articles.csv", limit=FIXTURE_ROWS + HELD_OUT)
-    sample = rows[:20] + rows[FIXTURE_ROWS:]  # Analyzed articles, then held-out ones.
+    # Analyzed articles, long ones (which the model reads truncated), then held-out ones.
+    long = [row for row in rows[20:FIXTURE_ROWS] if len(_all_tokens(row, stem=False)) > features.MAX_LENGTH]
+    sample = rows[:20] + long[:LONG] + rows[FIXTURE_ROWS:]
     graph = _graph_tfidf(transform_output, sample)
     expected = vectorizer.transform([_tokens(row) for row in sample])
     names = vectorizer.get_feature_names_out()
@@ -71,6 +80,7 @@ def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vecto
         assert set(ours) == set(names[theirs.col]), f"row {row}: the terms differ"
         np.testing.assert_allclose([ours[term] for term in names[theirs.col]], theirs.data, rtol=0, atol=1e-5)
     assert sum(map(len, graph)) > 1_000  # Real articles: many terms, bigrams among them.
+    assert len(long) >= LONG
     assert any(NGRAM_SEPARATOR in term for terms in graph for term in terms)
 
 

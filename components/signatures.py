@@ -132,7 +132,8 @@ class ServingModule(tf.Module):
         attributions, probability, baseline = attribution.attribute(self._view, read, EXPLAIN_RULE,
                                                                     self._trim_padding)
         return {
-            # The same network on the same ids as serving_default, in a batch with the path's points.
+            # The same network on the same ids as serving_default, in a batch with the path's points
+            # (a wide logit as the sum of its words' parts: equal to float rounding).
             **self._served(probability, token_ids),
             TOKENS: words.to_tensor(default_value=PADDING_TOKEN),
             ATTRIBUTIONS: text.unpad_front(attributions, token_ids).to_tensor(default_value=0.0),

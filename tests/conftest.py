@@ -2,7 +2,8 @@
 
 `fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed in
 this process without the DAG (tests/fixture_model.py); its one Beam pipeline, tf.Transform's
-analysis, runs under `beam_allowed`. `pipeline_run` (e2e tests only) runs the
+analysis, runs under `beam_allowed`, as does the same analysis with the other truncation side
+(`post_transform_output`). `pipeline_run` (e2e tests only) runs the
 whole TFX DAG once per session on a 1,000-row sample of the real articles; the e2e tests share it.
 A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` below), so
 `pytest -m "not e2e"` provably runs no other.
@@ -81,8 +82,8 @@ _beam_allowed: list[bool] = [False]
 
 @contextlib.contextmanager
 def beam_allowed():
-    """Lets the code inside run Beam whichever test it serves: only the fixture model's build,
-    whose Transform analysis (the TF-IDF's vocabulary and document frequencies) is a Beam
+    """Lets the code inside run Beam whichever test it serves: only the fixture model's build
+    (and its Transform step again, `post_transform_output`), whose Transform analysis (the TF-IDF's vocabulary and document frequencies) is a Beam
     pipeline over its few hundred articles, as tf.Transform has no other way to run analyzers."""
     _beam_allowed[0] = True
     try:
@@ -127,6 +128,16 @@ def fixture_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("fixture_model")
     with beam_allowed():
         return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+
+
+@pytest.fixture(scope="session")
+def post_transform_output(fixture_model, tmp_path_factory) -> str:
+    """The fixture's Transform graph analyzed again with truncating="post": it keeps a long
+    document's first MAX_LENGTH words (token ids and TF-IDF alike)."""
+    from tests.fixture_model import write_transform_graph
+
+    with beam_allowed():
+        return write_transform_graph(fixture_model, tmp_path_factory.mktemp("post_transform"), "post")
 
 
 @pytest.fixture(scope="session")

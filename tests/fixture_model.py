@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import pathlib
 
 import tempfile
@@ -69,6 +70,7 @@ class FixtureModel:
     model_name: str
     version: int
     pushed_path: str  # <serving_base>/<version>: the pushed SavedModel.
+    raw_examples: str  # CsvExampleGen's examples of the FIXTURE_ROWS articles (gzipped TFRecord).
     transform_output: str  # Transform's transform_graph: metadata/, transform_fn/, transformed_metadata/.
     transformed_examples: str  # Transform's transformed examples of the FIXTURE_ROWS articles (gzipped TFRecord).
     model_run_dir: str  # The Trainer's model_run: training_summary.json, TensorBoard logs.
@@ -108,7 +110,8 @@ def _infer_schema(examples: list[bytes]) -> schema_pb2.Schema:
     return tfdv.infer_schema(statistics, infer_feature_shape=True)  # As pipeline.pipeline's SchemaGen.
 
 
-def _write_transform_graph(schema: schema_pb2.Schema, examples_pattern: str, output: pathlib.Path) -> str:
+def _write_transform_graph(schema: schema_pb2.Schema, examples_pattern: str, output: pathlib.Path,
+                           truncating: str | None = None) -> str:
     """What the Transform executor writes: the raw metadata, then the analyzed preprocessing_fn
     (transform_fn/) and its output metadata, read by tft.TFTransformOutput."""
     metadata = dataset_metadata.DatasetMetadata(schema)
@@ -116,14 +119,24 @@ def _write_transform_graph(schema: schema_pb2.Schema, examples_pattern: str, out
     # The raw inputs as the Transform executor reads them: record batches from the TFXIO that
     # reads the examples with the schema.
     examples = tfxio.TFExampleRecord(examples_pattern, schema=schema)
+    # Without `truncating`, preprocessing_fn's custom_config defaults: the pipeline's.
+    analyzed = preprocessing_fn if truncating is None else functools.partial(
+        preprocessing_fn, custom_config={"truncating": truncating})
     with tempfile.TemporaryDirectory() as temp_dir, beam.Pipeline() as pipeline, \
             tft_beam.Context(temp_dir=temp_dir, force_tf_compat_v1=False):  # tfx.components.Transform's default.
         transform_fn = (
             (pipeline | examples.BeamSource(), examples.TensorAdapterConfig())
-            | tft_beam.AnalyzeDataset(preprocessing_fn)  # Its custom_config defaults are the pipeline's.
+            | tft_beam.AnalyzeDataset(analyzed)
         )
         _ = transform_fn | tft_beam.WriteTransformFn(str(output))
     return str(output)
+
+
+def write_transform_graph(fixture: FixtureModel, output: pathlib.Path, truncating: str) -> str:
+    """The fixture's Transform step again, with another `truncating` (a Beam pipeline: the
+    analysis of the TF-IDF depends on it)."""
+    schema = tft.TFTransformOutput(fixture.transform_output).raw_metadata.schema
+    return _write_transform_graph(schema, fixture.raw_examples, output, truncating)
 
 
 def _transformed_examples(examples: list[bytes], transform_output: str) -> list[bytes]:
@@ -168,5 +181,5 @@ def build(sample_csv: pathlib.Path, root: pathlib.Path, epochs: int = FIXTURE_EP
 
     serving_base = root / "serving" / MODEL_NAME
     pushed_path, version, _ = pusher.push_atomically(serving_model_dir, str(serving_base))
-    return FixtureModel(str(serving_base), MODEL_NAME, int(version), pushed_path, transform_output, train_files,
-                        str(model_run_dir))
+    return FixtureModel(str(serving_base), MODEL_NAME, int(version), pushed_path, raw_pattern, transform_output,
+                        train_files, str(model_run_dir))

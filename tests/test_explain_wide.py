@@ -26,6 +26,7 @@ from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import explain_checks, reference
 from tests.data import read_rows
 from tests.fixture_model import FIXTURE_ROWS
+from tests.tfidf_graph import graph_tfidf, vocabulary
 
 ARTICLES = 24
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
@@ -103,16 +104,6 @@ def test_integrated_gradients_add_up_to_the_change_from_the_baseline(exported, r
     assert np.abs(probability - baseline).max() > 0.05  # The weights do move the probability.
 
 
-def _tfidf(transform_output: tft.TFTransformOutput, rows: list[dict[str, str]]) -> list[dict[str, float]]:
-    """Each row's {term: TF-IDF weight}, through the Transform graph."""
-    raw = {key: tf.sparse.from_dense(tf.constant([[row[key]] for row in rows])) for key in features.TEXT_KEYS}
-    transformed = transform_output.transform_raw_features(raw)
-    terms = [line.decode().split(" ", 1)[1] for line in transform_output.vocabulary_by_name(features.TFIDF_VOCABULARY)]
-    ids = tf.RaggedTensor.from_sparse(transformed[features.TFIDF_IDS_KEY]).to_list()
-    weights = tf.RaggedTensor.from_sparse(transformed[features.TFIDF_WEIGHTS_KEY]).to_list()
-    return [{terms[i]: w for i, w in zip(row_ids, row_weights)} for row_ids, row_weights in zip(ids, weights)]
-
-
 def _word_logits(stems: list[str], tfidf: dict[str, float], kernel: dict[str, float]) -> np.ndarray:
     """Each word's part of the linear logit: a term's weight x TF-IDF split evenly over its
     occurrences, and an occurrence's over the words it covers."""
@@ -130,11 +121,10 @@ def test_a_linear_models_words_get_their_weight_times_tfidf(exported, transform_
     network, loaded = exported["linear"]
     layer = network.get_layer(WIDE)
     kernel_in_use, bias = (value * layer.step_scale for value in layer.get_weights())
-    terms = [line.decode().split(" ", 1)[1] for line in transform_output.vocabulary_by_name(features.TFIDF_VOCABULARY)]
-    kernel = dict(zip(terms, kernel_in_use))
+    kernel = dict(zip(vocabulary(transform_output), kernel_in_use))
     out = _explain(loaded, rows)
     for row, tfidf, shares, probability, baseline, count in zip(
-            rows, _tfidf(transform_output, rows), out[signatures.ATTRIBUTIONS], out[signatures.PROBABILITY],
+            rows, graph_tfidf(transform_output, rows), out[signatures.ATTRIBUTIONS], out[signatures.PROBABILITY],
             out[signatures.BASELINE_PROBABILITY], out[signatures.TOKEN_COUNT]):
         parts = _word_logits(_words(row, stem=True), tfidf, kernel)
         assert len(parts) == count
@@ -142,8 +132,8 @@ def test_a_linear_models_words_get_their_weight_times_tfidf(exported, transform_
         assert probability == pytest.approx(1 / (1 + np.exp(-(bias[0] + logit))), abs=1e-5)
         assert baseline == pytest.approx(1 / (1 + np.exp(-bias[0])), abs=1e-6)
         # Integrated gradients of sigmoid(bias + sum of parts): each part times the mean slope.
-        slope = (probability - baseline) / logit
-        np.testing.assert_allclose(shares[:count], parts * slope, rtol=0, atol=1e-6 + 1e-3 * np.abs(parts * slope).max())
+        expected = parts * (probability - baseline) / logit
+        np.testing.assert_allclose(shares[:count], expected, rtol=0, atol=1e-6 + 1e-3 * np.abs(expected).max())
         assert not shares[count:].any()
         # So the words rank by attribution as by weight x TF-IDF (ties aside).
         by_share = parts[np.argsort(-shares[:count], kind="stable")]
@@ -159,3 +149,21 @@ def test_an_article_without_known_words_explains_as_the_bias_alone(exported, row
     alone = _explain(loaded, rows[:1])
     np.testing.assert_allclose(out[signatures.ATTRIBUTIONS].numpy()[1], alone[signatures.ATTRIBUTIONS][0],
                                rtol=0, atol=1e-7)
+
+
+def test_with_the_first_words_kept_the_wide_part_reads_the_words_explain_names(exported, post_transform_output,
+                                                                              tmp_path, rows):
+    """truncating="post": the TF-IDF, and so each word's part, is of a long article's first words."""
+    network, _ = exported["linear"]
+    path = str(tmp_path / "post_linear")
+    signatures.export(network, tft.TFTransformOutput(post_transform_output), 0.5, path)
+    post = tf.saved_model.load(path)
+    long = [row for row in rows if len(_words(row, stem=False)) == features.MAX_LENGTH]
+    out = _explain(post, long)
+    served = post.signatures["serving_default"](**_strings(long))[signatures.PROBABILITY].numpy()
+    np.testing.assert_allclose(out[signatures.PROBABILITY], served, rtol=0, atol=1e-5)
+    for row, tokens in zip(long, out[signatures.TOKENS]):
+        everything = reference.clean(reference.join_fields(*(row[key] for key in features.TEXT_KEYS)), stem=False)
+        assert [token.decode() for token in tokens] == everything[:features.MAX_LENGTH]
+    totals = out[signatures.ATTRIBUTIONS].sum(axis=1)
+    assert explain_checks.complete(out[signatures.PROBABILITY], out[signatures.BASELINE_PROBABILITY], totals).all()

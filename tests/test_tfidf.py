@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_transform as tft
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -19,6 +18,7 @@ from preprocessing import features
 from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import reference
 from tests.data import read_rows
+from tests.tfidf_graph import graph_tfidf
 from tests.fixture_model import FIXTURE_ROWS
 
 HELD_OUT = 40  # Articles after the analyzed ones: their new terms must be dropped, as scikit-learn drops them.
@@ -51,28 +51,13 @@ def _ngrams(tokens: list[str]) -> list[str]:
             for width in range(1, features.TFIDF_NGRAM_WIDTH + 1) for start in range(len(tokens) - width + 1)]
 
 
-def _vocabulary(transform_output: tft.TFTransformOutput) -> list[str]:
-    """The vocabulary file's terms, in id order (its lines are "<document frequency> <term>")."""
-    return [line.decode().split(" ", 1)[1] for line in transform_output.vocabulary_by_name(features.TFIDF_VOCABULARY)]
-
-
-def _graph_tfidf(transform_output: tft.TFTransformOutput, rows: list[dict[str, str]]) -> list[dict[str, float]]:
-    """Each row's {term: weight}, through the Transform graph, fed as the Trainer's examples are."""
-    raw = {key: tf.sparse.from_dense(tf.constant([[row[key]] for row in rows])) for key in features.TEXT_KEYS}
-    transformed = transform_output.transform_raw_features(raw)
-    terms = _vocabulary(transform_output)
-    ids = tf.RaggedTensor.from_sparse(transformed[features.TFIDF_IDS_KEY]).to_list()
-    weights = tf.RaggedTensor.from_sparse(transformed[features.TFIDF_WEIGHTS_KEY]).to_list()
-    return [{terms[i]: w for i, w in zip(row_ids, row_weights)} for row_ids, row_weights in zip(ids, weights)]
-
-
 def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vectorizer):
     transform_output = tft.TFTransformOutput(fixture_model.transform_output)
     rows = read_rows("articles.csv", limit=FIXTURE_ROWS + HELD_OUT)
     # Analyzed articles, long ones (which the model reads truncated), then held-out ones.
     long = [row for row in rows[20:FIXTURE_ROWS] if len(_all_tokens(row, stem=False)) > features.MAX_LENGTH]
     sample = rows[:20] + long[:LONG] + rows[FIXTURE_ROWS:]
-    graph = _graph_tfidf(transform_output, sample)
+    graph = graph_tfidf(transform_output, sample)
     expected = vectorizer.transform([_tokens(row) for row in sample])
     names = vectorizer.get_feature_names_out()
     for row, (ours, theirs) in enumerate(zip(graph, expected)):
@@ -95,6 +80,6 @@ def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_fre
 
 
 def test_an_article_without_known_terms_has_no_tfidf(fixture_model):
-    graph = _graph_tfidf(tft.TFTransformOutput(fixture_model.transform_output),
+    graph = graph_tfidf(tft.TFTransformOutput(fixture_model.transform_output),
                          [{"title": "", "author": "", "text": ""}, {"title": "Москва", "author": "", "text": "zzqxv"}])
     assert graph == [{}, {}]

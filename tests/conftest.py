@@ -1,16 +1,14 @@
 """Shared fixtures and the rule that keeps unit tests off Beam.
 
 `fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed in
-this process without the DAG (tests/fixture_model.py); its one Beam pipeline, tf.Transform's
-analysis, runs under `beam_allowed`. `pipeline_run` (e2e tests only) runs the
+this process without Beam (tests/fixture_model.py). `pipeline_run` (e2e tests only) runs the
 whole TFX DAG once per session on a 1,000-row sample of the real articles; the e2e tests share it.
 A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` below), so
-`pytest -m "not e2e"` provably runs no other.
+`pytest -m "not e2e"` provably runs none.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import os
@@ -76,21 +74,6 @@ def run_pipeline(config, data: str | os.PathLike, output: str | os.PathLike) -> 
 
 
 _running: list[pytest.Item] = []  # The test being set up, run or torn down.
-_beam_allowed: list[bool] = [False]
-
-
-@contextlib.contextmanager
-def beam_allowed():
-    """Lets the code inside run Beam whichever test it serves: only the fixture model's build,
-    whose Transform analysis (the TF-IDF's vocabulary and document frequencies) is a Beam
-    pipeline over its few hundred articles, as tf.Transform has no other way to run analyzers."""
-    _beam_allowed[0] = True
-    try:
-        yield
-    finally:
-        _beam_allowed[0] = False
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     _running.append(item)
@@ -111,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     def guarded_run(pipeline, *args, **kwargs):
         item = _running[-1] if _running else None
-        if item is not None and item.get_closest_marker(E2E) is None and not _beam_allowed[0]:
+        if item is not None and item.get_closest_marker(E2E) is None:
             pytest.fail(f"{item.nodeid} is not marked {E2E} but started a Beam pipeline; "
                         "use the fixture_model fixture or mark the test @pytest.mark.e2e", pytrace=False)
         return run(pipeline, *args, **kwargs)
@@ -125,8 +108,17 @@ def fixture_model(tmp_path_factory):
     from tests.fixture_model import FIXTURE_ROWS, build
 
     root = tmp_path_factory.mktemp("fixture_model")
-    with beam_allowed():
-        return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+    return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+
+
+@pytest.fixture(scope="session")
+def tfidf_transform_output(tmp_path_factory) -> str:
+    """A Transform graph with the TF-IDF (a wide model's), analyzed on Beam over the fixture
+    model's articles: e2e tests only."""
+    from tests.fixture_model import FIXTURE_ROWS, write_tfidf_transform_graph
+
+    root = tmp_path_factory.mktemp("tfidf_transform")
+    return write_tfidf_transform_graph(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
 
 
 @pytest.fixture(scope="session")

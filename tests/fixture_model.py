@@ -7,25 +7,25 @@ Each step calls the code the pipeline's component runs, on a few hundred real ar
                 encoding rule, see `_csv_examples`), in a gzipped TFRecord;
 - StatisticsGen + SchemaGen: TFDV's in-memory statistics and `tfdv.infer_schema`, the call the
                 SchemaGen executor makes;
-- Transform:    tf.Transform's own analysis (`tft_beam.AnalyzeDataset`, as TFX's Transform executor
-                runs it) over the sample: the TF-IDF's vocabulary and document frequencies need
-                a full pass; the transformed examples are encoded with tf.Transform's
-                ExampleProtoCoder;
+- Transform:    tf.Transform's in-place analysis (`impl_helper.analyze_in_place`), the path TFX's
+                Transform executor itself takes for a preprocessing_fn without analyzers (the
+                default model's: no TF-IDF); the transformed examples are encoded with
+                tf.Transform's ExampleProtoCoder;
 - Trainer:      `components.trainer.run_fn`, so the model is trained, its threshold chosen and
                 it is exported (`components.signatures`) exactly as in the pipeline;
 - Pusher:       `components.pusher.push_atomically` into `<base>/<model name>/<version>/`.
 
-The whole DAG on Beam would cost minutes; this takes seconds. The one Beam pipeline is the
-analysis (a few seconds on the sample, in this process's DirectRunner), which
-tests/conftest.py lets the fixture's build run (`beam_allowed`).
+A Beam pipeline would cost minutes; this takes seconds. A model with a wide part needs the
+TF-IDF's analyzers, which only a Beam pipeline runs: `write_tfidf_transform_graph`, for e2e
+tests.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import pathlib
-
 import tempfile
 
 import apache_beam as beam
@@ -35,7 +35,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import schema_pb2
-from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+from tensorflow_transform import impl_helper
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 from tfx_bsl.coders import example_coder
@@ -46,7 +47,7 @@ from components.hyperparameters import hyperparameters_for
 from pipeline.config import MODEL_NAME
 from components.input_checks import csv_value_type
 from pipeline.input_check import check_and_stage
-from preprocessing.transform import preprocessing_fn
+from preprocessing.transform import TFIDF, preprocessing_fn
 
 # The first rows of articles.csv (~23% fake); the rows after them are the held-out articles
 # tests/test_fixture_model.py scores.
@@ -107,19 +108,43 @@ def _infer_schema(examples: list[bytes]) -> schema_pb2.Schema:
     return tfdv.infer_schema(statistics, infer_feature_shape=True)  # As pipeline.pipeline's SchemaGen.
 
 
+def _write_raw_metadata(schema: schema_pb2.Schema, output: pathlib.Path) -> None:
+    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),
+                               str(output / tft.TFTransformOutput.RAW_METADATA_DIR))
+
+
 def _write_transform_graph(schema: schema_pb2.Schema, examples_pattern: str, output: pathlib.Path) -> str:
-    """What the Transform executor writes: the raw metadata, then the analyzed preprocessing_fn
-    (transform_fn/) and its output metadata, read by tft.TFTransformOutput."""
-    metadata = dataset_metadata.DatasetMetadata(schema)
-    metadata_io.write_metadata(metadata, str(output / tft.TFTransformOutput.RAW_METADATA_DIR))
-    # The raw inputs as the Transform executor reads them: record batches from the TFXIO that
+    """What the Transform executor writes in place (its _RunInPlaceImpl): the raw metadata, then
+    the traced preprocessing_fn and its output metadata, read by tft.TFTransformOutput."""
+    _write_raw_metadata(schema, output)
+    # The raw inputs' type specs as the Transform executor derives them: from the TFXIO that
     # reads the examples with the schema.
-    examples = tfxio.TFExampleRecord(examples_pattern, schema=schema)
+    type_specs = tfxio.TFExampleRecord(examples_pattern, schema=schema).TensorAdapter().OriginalTypeSpecs()
+    impl_helper.analyze_in_place(
+        preprocessing_fn,  # Its custom_config defaults are the default pipeline's (no TF-IDF).
+        force_tf_compat_v1=False,  # tfx.components.Transform's default.
+        feature_specs=schema_utils.schema_as_feature_spec(schema).feature_spec,
+        type_specs=type_specs,
+        transform_output_path=str(output),
+    )
+    return str(output)
+
+
+def write_tfidf_transform_graph(sample_csv: pathlib.Path, root: pathlib.Path) -> str:
+    """The Transform graph of a model with a wide part (TF-IDF on), over the sample's articles:
+    tf.Transform's own analysis (`tft_beam.AnalyzeDataset`, as TFX's Transform executor runs
+    it), since the TF-IDF's vocabulary and document frequencies need a pass over the data. A
+    Beam pipeline: for e2e-marked tests only."""
+    examples = _csv_examples(check_and_stage(sample_csv, root / "staged").staged_csv)
+    schema = _infer_schema(examples)
+    raw = tfxio.TFExampleRecord(_write_tfrecord(root / "examples.gz", examples), schema=schema)
+    output = root / "transform_graph"
+    _write_raw_metadata(schema, output)
     with tempfile.TemporaryDirectory() as temp_dir, beam.Pipeline() as pipeline, \
             tft_beam.Context(temp_dir=temp_dir, force_tf_compat_v1=False):  # tfx.components.Transform's default.
         transform_fn = (
-            (pipeline | examples.BeamSource(), examples.TensorAdapterConfig())
-            | tft_beam.AnalyzeDataset(preprocessing_fn)  # Its custom_config defaults are the pipeline's.
+            (pipeline | raw.BeamSource(), raw.TensorAdapterConfig())
+            | tft_beam.AnalyzeDataset(functools.partial(preprocessing_fn, custom_config={TFIDF: True}))
         )
         _ = transform_fn | tft_beam.WriteTransformFn(str(output))
     return str(output)

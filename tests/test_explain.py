@@ -24,7 +24,7 @@ from components.fused import fuse
 from components.hyperparameters import hyperparameters_for
 from components.model import build_model, serving_model
 from preprocessing import features, porter, text
-from preprocessing.transform import preprocessing_fn
+from preprocessing.transform import TRUNCATING, preprocessing_fn
 from serving import explanations
 from serving.version_folders import list_versions
 from tests import explain_checks, reference
@@ -170,7 +170,7 @@ def _post_transform_graph(fixture_model, output: str) -> tft.TFTransformOutput:
                                os.path.join(output, tft.TFTransformOutput.RAW_METADATA_DIR))
     feature_specs = schema_utils.schema_as_feature_spec(schema).feature_spec
     impl_helper.analyze_in_place(
-        functools.partial(preprocessing_fn, custom_config={"truncating": "post"}), force_tf_compat_v1=False,
+        functools.partial(preprocessing_fn, custom_config={TRUNCATING: "post"}), force_tf_compat_v1=False,
         feature_specs=feature_specs, type_specs=impl_helper.get_type_specs_from_feature_specs(feature_specs),
         transform_output_path=output)
     return tft.TFTransformOutput(output)

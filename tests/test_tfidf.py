@@ -2,8 +2,9 @@
 `TfidfVectorizer` with the same settings, fitted on the same articles' tokens from the plain-
 Python reference cleaning (tests/reference.py): the vocabulary, and every weight to 1e-5.
 
-The fixture model's Transform analyzed its FIXTURE_ROWS articles; the exported signatures apply
-this same transform graph (components/signatures.py) to raw requests.
+The graph is a wide model's (TF-IDF on), analyzed over the fixture model's FIXTURE_ROWS
+articles on Beam (tests/fixture_model.py), so these tests are e2e; the exported signatures
+apply this same transform graph (components/signatures.py) to raw requests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import reference
 from tests.data import read_rows
 from tests.fixture_model import FIXTURE_ROWS
+
+pytestmark = pytest.mark.e2e  # tf.Transform's analysis of the TF-IDF runs on Beam.
 
 HELD_OUT = 40  # Articles after the analyzed ones: their new terms must be dropped, as scikit-learn drops them.
 
@@ -59,8 +62,8 @@ def _graph_tfidf(transform_output: tft.TFTransformOutput, rows: list[dict[str, s
     return [{terms[i]: w for i, w in zip(row_ids, row_weights)} for row_ids, row_weights in zip(ids, weights)]
 
 
-def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vectorizer):
-    transform_output = tft.TFTransformOutput(fixture_model.transform_output)
+def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(tfidf_transform_output, vectorizer):
+    transform_output = tft.TFTransformOutput(tfidf_transform_output)
     rows = read_rows("articles.csv", limit=FIXTURE_ROWS + HELD_OUT)
     sample = rows[:20] + rows[FIXTURE_ROWS:]  # Analyzed articles, then held-out ones.
     graph = _graph_tfidf(transform_output, sample)
@@ -74,8 +77,8 @@ def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vecto
     assert any(NGRAM_SEPARATOR in term for terms in graph for term in terms)
 
 
-def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_frequencies(fixture_model, vectorizer):
-    lines = tft.TFTransformOutput(fixture_model.transform_output).vocabulary_by_name(features.TFIDF_VOCABULARY)
+def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_frequencies(tfidf_transform_output, vectorizer):
+    lines = tft.TFTransformOutput(tfidf_transform_output).vocabulary_by_name(features.TFIDF_VOCABULARY)
     frequencies = {term: int(count) for count, term in (line.decode().split(" ", 1) for line in lines)}
     assert set(frequencies) == set(vectorizer.vocabulary_)
     documents = len(read_rows("articles.csv", limit=FIXTURE_ROWS))
@@ -84,7 +87,8 @@ def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_fre
     assert [frequencies[term] for term in vectorizer.get_feature_names_out()] == list(expected)
 
 
-def test_an_article_without_known_terms_has_no_tfidf(fixture_model):
-    graph = _graph_tfidf(tft.TFTransformOutput(fixture_model.transform_output),
+def test_an_article_without_known_terms_has_no_tfidf(tfidf_transform_output):
+    graph = _graph_tfidf(tft.TFTransformOutput(tfidf_transform_output),
                          [{"title": "", "author": "", "text": ""}, {"title": "Москва", "author": "", "text": "zzqxv"}])
     assert graph == [{}, {}]
+

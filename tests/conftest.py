@@ -9,8 +9,10 @@ A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` belo
 
 from __future__ import annotations
 
+import ast
 import csv
 import dataclasses
+import functools
 import os
 import pathlib
 
@@ -100,6 +102,37 @@ def pytest_configure(config: pytest.Config) -> None:
         return run(pipeline, *args, **kwargs)
 
     apache_beam.Pipeline.run = guarded_run
+
+
+# The session fixtures that take minutes to build (fixture_model, pipeline_run below).
+SHARED_FIXTURES = ("fixture_model", "pipeline_run")
+
+
+@functools.lru_cache(maxsize=None)
+def _work_unit(module: pathlib.Path) -> str:
+    """A test module's work unit under xdist: the first of SHARED_FIXTURES that a function of
+    it (a test or one of its fixtures) takes as an argument, else the module itself."""
+    arguments = {node.arg for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.arg)}
+    return next((name for name in SHARED_FIXTURES if name in arguments), str(module))
+
+
+@pytest.hookimpl(optionalhook=True)  # An xdist hook: unknown when xdist is not loaded.
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadgroup` (the Makefile's test command) with these groups: a module's tests run
+    on one worker, so its module fixtures (a server, a pipeline run) are set up once, and the
+    modules naming one of SHARED_FIXTURES run on one worker together, so it is built once.
+    (pytest-xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2 no longer
+    reads, so its `xdist_group` marks group nothing; the groups are given to its scheduler here.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedFixtureScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(config.rootpath / nodeid.split("::", 1)[0])
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,10 @@ run: install
 	$(BIN)/fakenews demo-data $(DEMO_DATA)
 	$(BIN)/fakenews run --data $(DEMO_DATA) --output $(DEMO_RUN)
 
+# Two workers, one a core; tests/conftest.py groups the modules that share a session fixture
+# (the fixture model, the pipeline run) on one worker, so each is built once.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The Kubeflow pipeline image (kubeflow/Dockerfile). Tagged by commit, never "latest": KFP
 # caches task results by spec, image included. Override: make image IMAGE=registry/repo/fakenews:TAG

@@ -23,6 +23,7 @@ from components.tunable_trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, Tunabl
 from pipeline.code_version import code_fingerprint
 from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
 from preprocessing import features
+from preprocessing.transform import TFIDF, TRUNCATING
 
 # Component ids, as they appear in ML Metadata, in the KFP DAG and in the run summary.
 EXAMPLE_GEN = "CsvExampleGen"
@@ -99,7 +100,9 @@ def create_pipeline(
         # The analyzers (the TF-IDF's vocabulary and document frequencies) see the train split
         # only, so nothing of the eval split the Evaluator scores leaks into the features.
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        custom_config={"truncating": config.truncating, "code": code_fingerprint(_module(PREPROCESSING_FN))},
+        custom_config={TRUNCATING: config.truncating,
+                       TFIDF: config.hyperparameters.wide,  # The wide part reads it.
+                       "code": code_fingerprint(_module(PREPROCESSING_FN))},
     )
     trainer = TunableTrainer(
         run_fn=RUN_FN,

@@ -3,6 +3,12 @@
 The Transform component references this function by import path
 (`preprocessing.transform.preprocessing_fn`); the Trainer embeds the resulting graph in the
 exported model, so TF Serving applies exactly this code to raw request strings.
+
+Its custom_config (the pipeline's Transform passes it):
+- TRUNCATING ("pre" | "post", default "pre"): which end of a long document the token ids keep;
+- TFIDF (bool, default False): also the TF-IDF features, for a model with a wide part. Only
+  then: their analysis (a vocabulary of every document's words and word pairs) is most of a
+  Transform's time, and a preprocessing_fn without analyzers is traced in place, with no Beam.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import tensorflow_transform as tft
 from preprocessing import features, porter, text, tfidf
 
 Tensor = tf.Tensor | tf.SparseTensor
+
+TRUNCATING, TFIDF = "truncating", "tfidf"  # custom_config keys (the module's docstring).
 
 
 def _dense_string(feature: Tensor | None, batch_size: tf.Tensor) -> tf.Tensor:
@@ -51,8 +59,8 @@ def token_ids(document_stems: tf.RaggedTensor, truncating: str = "pre") -> tf.Te
 def preprocessing_fn(
     inputs: Mapping[str, Tensor], custom_config: Mapping[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:
-    """TFX Transform entry point. custom_config may set {"truncating": "pre" | "post"}."""
-    truncating = (custom_config or {}).get("truncating", "pre")
+    """TFX Transform entry point; custom_config: TRUNCATING, TFIDF (the module's docstring)."""
+    truncating = (custom_config or {}).get(TRUNCATING, "pre")
     present = [inputs[key] for key in features.TEXT_KEYS if key in inputs]
     if not present:
         raise ValueError(f"None of the text columns {features.TEXT_KEYS} is in the data")
@@ -63,17 +71,16 @@ def preprocessing_fn(
     fields = {key: _dense_string(inputs.get(key), batch_size) for key in features.TEXT_KEYS}
 
     document_stems = stems(fields)
-    # The words the token ids hold: the LSTM and the linear model read the same (preprocessing/tfidf.py).
-    read = text.truncate(document_stems, features.MAX_LENGTH, truncating)
-    tfidf_ids, tfidf_weights = tfidf.tfidf(tfidf.terms(read))
     outputs = {
         features.TOKEN_IDS_KEY: token_ids(document_stems, truncating),
-        features.TFIDF_IDS_KEY: tfidf_ids,
-        features.TFIDF_WEIGHTS_KEY: tfidf_weights,
         features.AUTHOR_PRESENT_KEY: tf.cast(
             tf.strings.length(tf.strings.strip(fields["author"])) > 0, tf.int64
         ),
     }
+    if (custom_config or {}).get(TFIDF, False):
+        # The words the token ids hold: the LSTM and the linear model read the same (preprocessing/tfidf.py).
+        read = text.truncate(document_stems, features.MAX_LENGTH, truncating)
+        outputs[features.TFIDF_IDS_KEY], outputs[features.TFIDF_WEIGHTS_KEY] = tfidf.tfidf(tfidf.terms(read))
     if features.LABEL_KEY in inputs:  # Absent at serving time.
         outputs[features.LABEL_KEY] = _dense_label(inputs[features.LABEL_KEY])
     return outputs

@@ -1,19 +1,18 @@
 """Shared fixtures and the rule that keeps unit tests off Beam.
 
 `fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed in
-this process without the DAG (tests/fixture_model.py); its one Beam pipeline, tf.Transform's
-analysis, runs under `beam_allowed`, as does the same analysis with the other truncation side
-(`post_transform_output`). `pipeline_run` (e2e tests only) runs the
+this process without Beam (tests/fixture_model.py). `pipeline_run` (e2e tests only) runs the
 whole TFX DAG once per session on a 1,000-row sample of the real articles; the e2e tests share it.
 A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` below), so
-`pytest -m "not e2e"` provably runs no other.
+`pytest -m "not e2e"` provably runs none.
 """
 
 from __future__ import annotations
 
-import contextlib
+import ast
 import csv
 import dataclasses
+import functools
 import os
 import pathlib
 
@@ -77,21 +76,6 @@ def run_pipeline(config, data: str | os.PathLike, output: str | os.PathLike) -> 
 
 
 _running: list[pytest.Item] = []  # The test being set up, run or torn down.
-_beam_allowed: list[bool] = [False]
-
-
-@contextlib.contextmanager
-def beam_allowed():
-    """Lets the code inside run Beam whichever test it serves: only the fixture model's build
-    (and its Transform step again, `post_transform_output`), whose Transform analysis (the TF-IDF's vocabulary and document frequencies) is a Beam
-    pipeline over its few hundred articles, as tf.Transform has no other way to run analyzers."""
-    _beam_allowed[0] = True
-    try:
-        yield
-    finally:
-        _beam_allowed[0] = False
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     _running.append(item)
@@ -112,12 +96,43 @@ def pytest_configure(config: pytest.Config) -> None:
 
     def guarded_run(pipeline, *args, **kwargs):
         item = _running[-1] if _running else None
-        if item is not None and item.get_closest_marker(E2E) is None and not _beam_allowed[0]:
+        if item is not None and item.get_closest_marker(E2E) is None:
             pytest.fail(f"{item.nodeid} is not marked {E2E} but started a Beam pipeline; "
                         "use the fixture_model fixture or mark the test @pytest.mark.e2e", pytrace=False)
         return run(pipeline, *args, **kwargs)
 
     apache_beam.Pipeline.run = guarded_run
+
+
+# The session fixtures that take minutes to build (fixture_model, pipeline_run below).
+SHARED_FIXTURES = ("fixture_model", "pipeline_run")
+
+
+@functools.lru_cache(maxsize=None)
+def _work_unit(module: pathlib.Path) -> str:
+    """A test module's work unit under xdist: the first of SHARED_FIXTURES that a function of
+    it (a test or one of its fixtures) takes as an argument, else the module itself."""
+    arguments = {node.arg for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+                 if isinstance(node, ast.arg)}
+    return next((name for name in SHARED_FIXTURES if name in arguments), str(module))
+
+
+@pytest.hookimpl(optionalhook=True)  # An xdist hook: unknown when xdist is not loaded.
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadgroup` (the Makefile's test command) with these groups: a module's tests run
+    on one worker, so its module fixtures (a server, a pipeline run) are set up once, and the
+    modules naming one of SHARED_FIXTURES run on one worker together, so it is built once.
+    (pytest-xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2 no longer
+    reads, so its `xdist_group` marks group nothing; the groups are given to its scheduler here.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedFixtureScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(config.rootpath / nodeid.split("::", 1)[0])
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -126,18 +141,27 @@ def fixture_model(tmp_path_factory):
     from tests.fixture_model import FIXTURE_ROWS, build
 
     root = tmp_path_factory.mktemp("fixture_model")
-    with beam_allowed():
-        return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+    return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+
+
+def _tfidf_graph(tmp_path_factory, truncating: str):
+    from tests.fixture_model import FIXTURE_ROWS, write_tfidf_transform_graph
+
+    root = tmp_path_factory.mktemp(f"tfidf_transform_{truncating}")
+    return write_tfidf_transform_graph(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root, truncating)
 
 
 @pytest.fixture(scope="session")
-def post_transform_output(fixture_model, tmp_path_factory) -> str:
-    """The fixture's Transform graph analyzed again with truncating="post": it keeps a long
-    document's first MAX_LENGTH words (token ids and TF-IDF alike)."""
-    from tests.fixture_model import write_transform_graph
+def tfidf_graph(tmp_path_factory):
+    """A wide model's Transform step (tests.fixture_model.TfidfGraph) over the fixture model's
+    articles, analyzed on Beam: e2e tests only."""
+    return _tfidf_graph(tmp_path_factory, "pre")
 
-    with beam_allowed():
-        return write_transform_graph(fixture_model, tmp_path_factory.mktemp("post_transform"), "post")
+
+@pytest.fixture(scope="session")
+def tfidf_post_graph(tmp_path_factory):
+    """The same with truncating="post": a long document's first MAX_LENGTH words are read."""
+    return _tfidf_graph(tmp_path_factory, "post")
 
 
 @pytest.fixture(scope="session")

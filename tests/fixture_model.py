@@ -7,17 +7,17 @@ Each step calls the code the pipeline's component runs, on a few hundred real ar
                 encoding rule, see `_csv_examples`), in a gzipped TFRecord;
 - StatisticsGen + SchemaGen: TFDV's in-memory statistics and `tfdv.infer_schema`, the call the
                 SchemaGen executor makes;
-- Transform:    tf.Transform's own analysis (`tft_beam.AnalyzeDataset`, as TFX's Transform executor
-                runs it) over the sample: the TF-IDF's vocabulary and document frequencies need
-                a full pass; the transformed examples are encoded with tf.Transform's
-                ExampleProtoCoder;
+- Transform:    tf.Transform's in-place analysis (`impl_helper.analyze_in_place`), the path TFX's
+                Transform executor itself takes for a preprocessing_fn without analyzers (the
+                default model's: no TF-IDF); the transformed examples are encoded with
+                tf.Transform's ExampleProtoCoder;
 - Trainer:      `components.trainer.run_fn`, so the model is trained, its threshold chosen and
                 it is exported (`components.signatures`) exactly as in the pipeline;
 - Pusher:       `components.pusher.push_atomically` into `<base>/<model name>/<version>/`.
 
-The whole DAG on Beam would cost minutes; this takes seconds. The one Beam pipeline is the
-analysis (a few seconds on the sample, in this process's DirectRunner), which
-tests/conftest.py lets the fixture's build run (`beam_allowed`).
+A Beam pipeline would cost minutes; this takes seconds. A model with a wide part needs the
+TF-IDF's analyzers, which only a Beam pipeline runs: `write_tfidf_transform_graph`, for e2e
+tests.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import csv
 import dataclasses
 import functools
 import pathlib
-
 import tempfile
 
 import apache_beam as beam
@@ -36,7 +35,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import schema_pb2
-from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+from tensorflow_transform import impl_helper
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 from tfx_bsl.coders import example_coder
@@ -47,7 +47,7 @@ from components.hyperparameters import hyperparameters_for
 from pipeline.config import MODEL_NAME
 from components.input_checks import csv_value_type
 from pipeline.input_check import check_and_stage
-from preprocessing.transform import preprocessing_fn
+from preprocessing.transform import TFIDF, TRUNCATING, preprocessing_fn
 
 # The first rows of articles.csv (~23% fake); the rows after them are the held-out articles
 # tests/test_fixture_model.py scores.
@@ -70,9 +70,7 @@ class FixtureModel:
     model_name: str
     version: int
     pushed_path: str  # <serving_base>/<version>: the pushed SavedModel.
-    raw_examples: str  # CsvExampleGen's examples of the FIXTURE_ROWS articles (gzipped TFRecord).
     transform_output: str  # Transform's transform_graph: metadata/, transform_fn/, transformed_metadata/.
-    transformed_examples: str  # Transform's transformed examples of the FIXTURE_ROWS articles (gzipped TFRecord).
     model_run_dir: str  # The Trainer's model_run: training_summary.json, TensorBoard logs.
 
 
@@ -110,33 +108,26 @@ def _infer_schema(examples: list[bytes]) -> schema_pb2.Schema:
     return tfdv.infer_schema(statistics, infer_feature_shape=True)  # As pipeline.pipeline's SchemaGen.
 
 
-def _write_transform_graph(schema: schema_pb2.Schema, examples_pattern: str, output: pathlib.Path,
-                           truncating: str | None = None) -> str:
-    """What the Transform executor writes: the raw metadata, then the analyzed preprocessing_fn
-    (transform_fn/) and its output metadata, read by tft.TFTransformOutput."""
-    metadata = dataset_metadata.DatasetMetadata(schema)
-    metadata_io.write_metadata(metadata, str(output / tft.TFTransformOutput.RAW_METADATA_DIR))
-    # The raw inputs as the Transform executor reads them: record batches from the TFXIO that
+def _write_raw_metadata(schema: schema_pb2.Schema, output: pathlib.Path) -> None:
+    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),
+                               str(output / tft.TFTransformOutput.RAW_METADATA_DIR))
+
+
+def _write_transform_graph(schema: schema_pb2.Schema, examples_pattern: str, output: pathlib.Path) -> str:
+    """What the Transform executor writes in place (its _RunInPlaceImpl): the raw metadata, then
+    the traced preprocessing_fn and its output metadata, read by tft.TFTransformOutput."""
+    _write_raw_metadata(schema, output)
+    # The raw inputs' type specs as the Transform executor derives them: from the TFXIO that
     # reads the examples with the schema.
-    examples = tfxio.TFExampleRecord(examples_pattern, schema=schema)
-    # Without `truncating`, preprocessing_fn's custom_config defaults: the pipeline's.
-    analyzed = preprocessing_fn if truncating is None else functools.partial(
-        preprocessing_fn, custom_config={"truncating": truncating})
-    with tempfile.TemporaryDirectory() as temp_dir, beam.Pipeline() as pipeline, \
-            tft_beam.Context(temp_dir=temp_dir, force_tf_compat_v1=False):  # tfx.components.Transform's default.
-        transform_fn = (
-            (pipeline | examples.BeamSource(), examples.TensorAdapterConfig())
-            | tft_beam.AnalyzeDataset(analyzed)
-        )
-        _ = transform_fn | tft_beam.WriteTransformFn(str(output))
+    type_specs = tfxio.TFExampleRecord(examples_pattern, schema=schema).TensorAdapter().OriginalTypeSpecs()
+    impl_helper.analyze_in_place(
+        preprocessing_fn,  # Its custom_config defaults are the default pipeline's (no TF-IDF).
+        force_tf_compat_v1=False,  # tfx.components.Transform's default.
+        feature_specs=schema_utils.schema_as_feature_spec(schema).feature_spec,
+        type_specs=type_specs,
+        transform_output_path=str(output),
+    )
     return str(output)
-
-
-def write_transform_graph(fixture: FixtureModel, output: pathlib.Path, truncating: str) -> str:
-    """The fixture's Transform step again, with another `truncating` (a Beam pipeline: the
-    analysis of the TF-IDF depends on it)."""
-    schema = tft.TFTransformOutput(fixture.transform_output).raw_metadata.schema
-    return _write_transform_graph(schema, fixture.raw_examples, output, truncating)
 
 
 def _transformed_examples(examples: list[bytes], transform_output: str) -> list[bytes]:
@@ -154,6 +145,33 @@ def _transformed_examples(examples: list[bytes], transform_output: str) -> list[
         rows = len(next(iter(batch.values())))
         encoded.extend(coder.encode({key: values[i] for key, values in batch.items()}) for i in range(rows))
     return encoded
+
+
+@dataclasses.dataclass(frozen=True)
+class TfidfGraph:
+    """A wide model's Transform step over the fixture's articles."""
+
+    transform_output: str  # transform_graph: the token ids and the TF-IDF.
+    transformed_examples: str  # The articles through it (gzipped TFRecord), as the Trainer reads them.
+
+
+def write_tfidf_transform_graph(sample_csv: pathlib.Path, root: pathlib.Path, truncating: str = "pre") -> TfidfGraph:
+    """The Transform step of a model with a wide part (TF-IDF on) over the sample's articles:
+    tf.Transform's own analysis (`tft_beam.AnalyzeDataset`, as TFX's Transform executor runs
+    it), since the TF-IDF's vocabulary and document frequencies need a pass over the data. A
+    Beam pipeline: for e2e-marked tests only."""
+    examples = _csv_examples(check_and_stage(sample_csv, root / "staged").staged_csv)
+    schema = _infer_schema(examples)
+    raw = tfxio.TFExampleRecord(_write_tfrecord(root / "examples.gz", examples), schema=schema)
+    output = root / "transform_graph"
+    _write_raw_metadata(schema, output)
+    analyzed = functools.partial(preprocessing_fn, custom_config={TFIDF: True, TRUNCATING: truncating})
+    with tempfile.TemporaryDirectory() as temp_dir, beam.Pipeline() as pipeline, \
+            tft_beam.Context(temp_dir=temp_dir, force_tf_compat_v1=False):  # tfx.components.Transform's default.
+        transform_fn = (pipeline | raw.BeamSource(), raw.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(analyzed)
+        _ = transform_fn | tft_beam.WriteTransformFn(str(output))
+    transformed = _write_tfrecord(root / "transformed_examples.gz", _transformed_examples(examples, str(output)))
+    return TfidfGraph(str(output), transformed)
 
 
 def build(sample_csv: pathlib.Path, root: pathlib.Path, epochs: int = FIXTURE_EPOCHS) -> FixtureModel:
@@ -181,5 +199,5 @@ def build(sample_csv: pathlib.Path, root: pathlib.Path, epochs: int = FIXTURE_EP
 
     serving_base = root / "serving" / MODEL_NAME
     pushed_path, version, _ = pusher.push_atomically(serving_model_dir, str(serving_base))
-    return FixtureModel(str(serving_base), MODEL_NAME, int(version), pushed_path, raw_pattern, transform_output,
-                        train_files, str(model_run_dir))
+    return FixtureModel(str(serving_base), MODEL_NAME, int(version), pushed_path, transform_output,
+                        str(model_run_dir))

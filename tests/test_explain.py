@@ -3,22 +3,28 @@
 The words it returns are the reference cleaning's before stemming, truncation included, and
 the very words whose ids the model read; its served outputs are serving_default's; integrated
 gradients are complete. Run on the fixture model (pushed, called as TF Serving would call it)
-and, for the other truncation side, on a model exported with the fixture's Transform graph
-analyzed with truncating="post".
+and, for the other truncation side, on a model exported with a Transform graph traced with
+truncating="post".
 """
 
 from __future__ import annotations
+
+import functools
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_transform import impl_helper
+from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
 from components import attribution, signatures
 from components.fused import fuse
 from components.hyperparameters import hyperparameters_for
 from components.model import build_model, serving_model
 from preprocessing import features, porter, text
+from preprocessing.transform import TRUNCATING, preprocessing_fn
 from serving import explanations
 from serving.version_folders import list_versions
 from tests import explain_checks, reference
@@ -156,11 +162,25 @@ def test_an_article_of_no_words_has_no_tokens_and_a_document_alone_explains_as_i
                                alone[signatures.ATTRIBUTIONS].numpy()[0][:count], rtol=0, atol=1e-6)
 
 
-def test_a_model_whose_transform_keeps_the_first_words_explains_the_first_words(post_transform_output, tmp_path, rows):
+def _post_transform_graph(fixture_model, output: str) -> tft.TFTransformOutput:
+    """The fixture's Transform graph traced again with truncating="post" (as tf.Transform's
+    in-place analysis writes it, the fixture model's Transform step)."""
+    schema = tft.TFTransformOutput(fixture_model.transform_output).raw_metadata.schema
+    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema),
+                               os.path.join(output, tft.TFTransformOutput.RAW_METADATA_DIR))
+    feature_specs = schema_utils.schema_as_feature_spec(schema).feature_spec
+    impl_helper.analyze_in_place(
+        functools.partial(preprocessing_fn, custom_config={TRUNCATING: "post"}), force_tf_compat_v1=False,
+        feature_specs=feature_specs, type_specs=impl_helper.get_type_specs_from_feature_specs(feature_specs),
+        transform_output_path=output)
+    return tft.TFTransformOutput(output)
+
+
+def test_a_model_whose_transform_keeps_the_first_words_explains_the_first_words(fixture_model, tmp_path, rows):
     """truncating="post": the exported explain signature reads the side from the Transform graph."""
     hparams = hyperparameters_for(epochs=1)
     path = str(tmp_path / "post_model")
-    signatures.export(fuse(build_model(hparams), hparams), tft.TFTransformOutput(post_transform_output),
+    signatures.export(fuse(build_model(hparams), hparams), _post_transform_graph(fixture_model, str(tmp_path / "tg")),
                       0.5, path, trim_padding=True)
     post = tf.saved_model.load(path)
     long_rows = [row for row in rows if len(_words(row)) > features.MAX_LENGTH][:4] + rows[-2:]

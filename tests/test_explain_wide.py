@@ -1,8 +1,9 @@
 """The `explain` signature of models with a linear (wide) part: the `linear` and `wide-deep` presets.
 
-Each is trained briefly on the fixture's transformed articles (components.trainer.train, as the
-pipeline trains it) and exported with the fixture's Transform graph (components.signatures), so
-the words, the TF-IDF and the weights are real. The linear model's attributions are checked
+Each is trained briefly on the fixture model's articles through a wide model's Transform graph
+(tests/fixture_model.py's TfidfGraph: the TF-IDF's analysis runs on Beam, so these tests are
+e2e) with components.trainer.train, as the pipeline trains it, and exported with that graph
+(components.signatures), so the words, the TF-IDF and the weights are real. The linear model's attributions are checked
 against weight x TF-IDF value worked out here in Python from the Transform graph's TF-IDF and
 the reference cleaning's stems: a term's value split evenly over its occurrences and the words
 they cover, scaled by the sigmoid's mean slope along the path, which for a linear model is
@@ -26,7 +27,9 @@ from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import explain_checks, reference
 from tests.data import read_rows
 from tests.fixture_model import FIXTURE_ROWS
-from tests.tfidf_graph import graph_tfidf, vocabulary
+from tests.tfidf_values import graph_tfidf, vocabulary
+
+pytestmark = pytest.mark.e2e  # The TF-IDF's analysis (tfidf_graph) runs on Beam.
 
 ARTICLES = 24
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
@@ -53,16 +56,16 @@ def rows() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def transform_output(fixture_model) -> tft.TFTransformOutput:
-    return tft.TFTransformOutput(fixture_model.transform_output)
+def transform_output(tfidf_graph) -> tft.TFTransformOutput:
+    return tft.TFTransformOutput(tfidf_graph.transform_output)
 
 
 @pytest.fixture(scope="module")
-def exported(fixture_model, transform_output, tmp_path_factory):
+def exported(tfidf_graph, transform_output, tmp_path_factory):
     """{preset: (the trained serving network, the loaded SavedModel)}."""
     models = {}
     for preset, hparams in PRESETS.items():
-        examples = trainer.read_examples([fixture_model.transformed_examples], transform_output)
+        examples = trainer.read_examples([tfidf_graph.transformed_examples], transform_output)
         result = trainer.train(hparams, examples, verbose=0)
         path = str(tmp_path_factory.mktemp(preset) / "model")
         signatures.export(result.model, transform_output, result.threshold, path, trim_padding=hparams.mask_padding)
@@ -151,12 +154,12 @@ def test_an_article_without_known_words_explains_as_the_bias_alone(exported, row
                                rtol=0, atol=1e-7)
 
 
-def test_with_the_first_words_kept_the_wide_part_reads_the_words_explain_names(exported, post_transform_output,
+def test_with_the_first_words_kept_the_wide_part_reads_the_words_explain_names(exported, tfidf_post_graph,
                                                                               tmp_path, rows):
     """truncating="post": the TF-IDF, and so each word's part, is of a long article's first words."""
     network, _ = exported["linear"]
     path = str(tmp_path / "post_linear")
-    signatures.export(network, tft.TFTransformOutput(post_transform_output), 0.5, path)
+    signatures.export(network, tft.TFTransformOutput(tfidf_post_graph.transform_output), 0.5, path)
     post = tf.saved_model.load(path)
     long = [row for row in rows if len(_words(row, stem=False)) == features.MAX_LENGTH]
     out = _explain(post, long)

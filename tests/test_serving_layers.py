@@ -21,8 +21,8 @@ SERVING = REPO_ROOT / "serving"
 CLIENT = {"client", "grpc_client"}
 SERVER = {"errors", "batching", "tensors", "servable", "model_store", "responses", "rest", "grpc_service", "server",
           "warmup"}
-SHARED = {"settings", "version_folders", "version_status", "tensor_proto", "warmup_file"}
-STDLIB_ONLY = {"settings", "version_folders", "version_status", "warmup_file"}
+SHARED = {"settings", "version_folders", "version_status", "tensor_proto", "warmup_file", "explanations"}
+STDLIB_ONLY = {"settings", "version_folders", "version_status", "warmup_file", "explanations"}
 
 
 def _imports(path: pathlib.Path) -> set[str]:

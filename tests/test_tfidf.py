@@ -3,8 +3,9 @@
 Python reference cleaning (tests/reference.py), truncated as the model reads them: the
 vocabulary, and every weight to 1e-5.
 
-The fixture model's Transform analyzed its FIXTURE_ROWS articles; the exported signatures apply
-this same transform graph (components/signatures.py) to raw requests.
+The graph is a wide model's (TF-IDF on), analyzed over the fixture model's FIXTURE_ROWS
+articles on Beam (tests/fixture_model.py), so these tests are e2e; the exported signatures
+apply this same transform graph (components/signatures.py) to raw requests.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from preprocessing import features
 from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import reference
 from tests.data import read_rows
-from tests.tfidf_graph import graph_tfidf
+from tests.tfidf_values import graph_tfidf
 from tests.fixture_model import FIXTURE_ROWS
+
+pytestmark = pytest.mark.e2e  # tf.Transform's analysis of the TF-IDF runs on Beam.
 
 HELD_OUT = 40  # Articles after the analyzed ones: their new terms must be dropped, as scikit-learn drops them.
 LONG = 5  # Analyzed articles longer than MAX_LENGTH: the TF-IDF reads their last MAX_LENGTH words.
@@ -51,8 +54,8 @@ def _ngrams(tokens: list[str]) -> list[str]:
             for width in range(1, features.TFIDF_NGRAM_WIDTH + 1) for start in range(len(tokens) - width + 1)]
 
 
-def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vectorizer):
-    transform_output = tft.TFTransformOutput(fixture_model.transform_output)
+def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(tfidf_graph, vectorizer):
+    transform_output = tft.TFTransformOutput(tfidf_graph.transform_output)
     rows = read_rows("articles.csv", limit=FIXTURE_ROWS + HELD_OUT)
     # Analyzed articles, long ones (which the model reads truncated), then held-out ones.
     long = [row for row in rows[20:FIXTURE_ROWS] if len(_all_tokens(row, stem=False)) > features.MAX_LENGTH]
@@ -69,8 +72,8 @@ def test_the_graphs_tfidf_is_scikit_learns_on_real_articles(fixture_model, vecto
     assert any(NGRAM_SEPARATOR in term for terms in graph for term in terms)
 
 
-def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_frequencies(fixture_model, vectorizer):
-    lines = tft.TFTransformOutput(fixture_model.transform_output).vocabulary_by_name(features.TFIDF_VOCABULARY)
+def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_frequencies(tfidf_graph, vectorizer):
+    lines = tft.TFTransformOutput(tfidf_graph.transform_output).vocabulary_by_name(features.TFIDF_VOCABULARY)
     frequencies = {term: int(count) for count, term in (line.decode().split(" ", 1) for line in lines)}
     assert set(frequencies) == set(vectorizer.vocabulary_)
     documents = len(read_rows("articles.csv", limit=FIXTURE_ROWS))
@@ -79,7 +82,8 @@ def test_the_vocabulary_holds_the_analyzed_articles_terms_and_their_document_fre
     assert [frequencies[term] for term in vectorizer.get_feature_names_out()] == list(expected)
 
 
-def test_an_article_without_known_terms_has_no_tfidf(fixture_model):
-    graph = graph_tfidf(tft.TFTransformOutput(fixture_model.transform_output),
+def test_an_article_without_known_terms_has_no_tfidf(tfidf_graph):
+    graph = graph_tfidf(tft.TFTransformOutput(tfidf_graph.transform_output),
                          [{"title": "", "author": "", "text": ""}, {"title": "Москва", "author": "", "text": "zzqxv"}])
     assert graph == [{}, {}]
+

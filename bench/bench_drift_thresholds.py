@@ -16,7 +16,6 @@ Writes bench/results/drift_thresholds.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import pathlib

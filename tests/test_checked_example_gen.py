@@ -13,7 +13,7 @@ import pathlib
 
 import pytest
 
-from tests.test_bad_data import CASES, JUNK_ROWS, NUL_STAND_IN, Fails, staged_rows
+from tests.test_bad_data import CASES, JUNK_ROWS, NUL_STAND_IN, staged_rows
 
 pytestmark = pytest.mark.e2e
 

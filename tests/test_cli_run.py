@@ -16,7 +16,6 @@ from fakenews import cli
 from fakenews.commands import run
 from pipeline import local_runner
 from components.hyperparameters import PRESETS
-from pipeline.run_folder import RunFolder
 from tests.data import REPO_ROOT
 
 

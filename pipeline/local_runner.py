@@ -21,6 +21,7 @@ from pipeline.pipeline import create_pipeline
 from pipeline.run_folder import RunFolder
 
 STOP_GRACE_SECONDS = 30  # After SIGTERM, for the run to wind down before the process is ended.
+RESEND_SECONDS = 1.0  # How often SIGTERM is sent again until the run has unwound (_sigterm_interrupts).
 
 
 class RunInterrupted(BaseException):
@@ -96,28 +97,48 @@ def _logging_to(log_path: str, progress: ComponentProgress) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _sigterm_interrupts(progress: ComponentProgress) -> Iterator[None]:
-    """SIGTERM raises RunInterrupted in the main thread, where the components run. A second
-    SIGTERM, or the run still going STOP_GRACE_SECONDS later, ends the process at once: an
-    exception raised while a __del__ runs is only printed, so the first one can be lost."""
+    """SIGTERM raises RunInterrupted in the main thread, where the components run.
+
+    Python runs a signal handler between any two bytecodes, a `__del__` or weakref callback's
+    included, and an exception raised there is only printed: the interrupt is lost. So, until
+    the run has unwound, the signal is sent again every RESEND_SECONDS (each resent one raises
+    again); the run still going STOP_GRACE_SECONDS after the first ends the process at once
+    (SIGKILL), as does a second SIGTERM from outside."""
     if threading.current_thread() is not threading.main_thread():
         yield  # Only the main thread may set signal handlers; SIGTERM keeps its meaning.
         return
-    watchdogs: list[threading.Timer] = []
+    interrupted, resent, unwound = threading.Event(), threading.Event(), threading.Event()
+    sending = threading.Lock()  # Held while a resent signal is sent, so none comes after the unwinding.
+
+    def resend_until_unwound() -> None:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while not unwound.wait(RESEND_SECONDS):
+            with sending:
+                if unwound.is_set():
+                    return
+                if time.monotonic() >= deadline:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                resent.set()
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def interrupt(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        watchdog = threading.Timer(STOP_GRACE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))
-        watchdog.daemon = True
-        watchdog.start()
-        watchdogs.append(watchdog)
+        if resent.is_set():
+            resent.clear()
+        elif interrupted.is_set():  # A second SIGTERM from outside: end now.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        else:
+            interrupted.set()
+            threading.Thread(target=resend_until_unwound, name="sigterm-resend", daemon=True).start()
         raise RunInterrupted(progress.running)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
-        for watchdog in watchdogs:
-            watchdog.cancel()
+        with sending:
+            unwound.set()
         signal.signal(signal.SIGTERM, previous)
 
 

@@ -40,7 +40,8 @@ def eval_articles(pipeline_run) -> dict[str, list[str]]:
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         for key, column in columns.items():
-            column.append(feature[key].bytes_list.value[0].decode() if key in feature else "")
+            values = feature[key].bytes_list.value if key in feature else []  # Empty: a missing value.
+            column.append(values[0].decode() if values else "")
     return columns
 
 

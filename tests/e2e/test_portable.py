@@ -120,7 +120,7 @@ def test_the_pipelines_beam_components_run_in_the_external_workers(worker_pool, 
     from pipeline.run_folder import RunFolder
     from pipeline.summary import latest_run_outputs
     from preprocessing import features
-    from preprocessing.transform import token_ids
+    from preprocessing.transform import stems, token_ids
 
     data = write_sample(tmp_path / "articles.csv", rows=PIPELINE_ROWS)
     config, folder = PipelineConfig(beam_args=portable_args(worker_pool)), RunFolder(str(tmp_path / "run"))
@@ -153,7 +153,7 @@ def test_the_pipelines_beam_components_run_in_the_external_workers(worker_pool, 
                             for example in _examples(transformed, split))
         fields = {key: tf.constant([(example.features.feature[key].bytes_list.value or [b""])[0]
                                     for example in raw[split]]) for key in features.TEXT_KEYS}
-        here = sorted(tuple(row) for row in np.asarray(token_ids(fields, config.truncating)))
+        here = sorted(tuple(row) for row in np.asarray(token_ids(stems(fields), config.truncating)))
         assert in_workers == here
 
 

@@ -12,7 +12,7 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from components.signatures import PREDICTED_LABEL, PROBABILITY
+from components.signature_names import PREDICTED_LABEL, PROBABILITY
 from preprocessing import features
 
 # A 0/1 decision is above 0.5 exactly when it is 1.

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.signatures import PREDICTED_LABEL, PROBABILITY, TOKEN_COUNT
+from components.signature_names import PREDICTED_LABEL, PROBABILITY, TOKEN_COUNT
 from preprocessing import features
 
 SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY  # "serving_default"

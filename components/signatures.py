@@ -30,16 +30,10 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 from components import attribution
+from components.signature_names import (ATTRIBUTIONS, BASELINE_PROBABILITY, EXPLAIN, PADDING_TOKEN,
+                                        PREDICTED_LABEL, PROBABILITY, TOKEN_COUNT, TOKENS)
 from preprocessing import features, porter, text, tfidf
 
-PROBABILITY = "probability"
-PREDICTED_LABEL = "label"
-TOKEN_COUNT = "token_count"
-EXPLAIN = "explain"  # The signature's name, as clients send it ("signature_name").
-TOKENS = "tokens"
-ATTRIBUTIONS = "attributions"
-BASELINE_PROBABILITY = "baseline_probability"
-PADDING_TOKEN = ""  # `tokens` after a row's last word.
 # The rule `explain` uses: the more faithful of the two by the deletion test
 # (bench/bench_explain.py, bench/results/explain.json).
 EXPLAIN_RULE = attribution.INTEGRATED_GRADIENTS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-# components/signatures.py's names; a test ties them together.
+# components/signature_names.py's names; a test ties them together.
 EXPLAIN_SIGNATURE = "explain"
 TOKENS, ATTRIBUTIONS = "tokens", "attributions"
 

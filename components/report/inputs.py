@@ -23,7 +23,7 @@ from components import training_summary
 from components.baseline import served_model_of
 from components.input_checks import INPUT_COUNTS_PROPERTY, InputCounts
 from components.report.metrics import classification_report
-from components.signatures import ATTRIBUTIONS, BASELINE_PROBABILITY, EXPLAIN, PREDICTED_LABEL, PROBABILITY, TOKENS
+from components.signature_names import ATTRIBUTIONS, BASELINE_PROBABILITY, EXPLAIN, PREDICTED_LABEL, PROBABILITY, TOKENS
 from preprocessing import features
 from serving.explanations import word_shares
 

@@ -16,7 +16,7 @@ from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 
 from components.report.layout import OVERALL_SLICE
 from components.report.metrics import Confusion, CurvePoint
-from components.signatures import PREDICTED_LABEL, PROBABILITY
+from components.signature_names import PREDICTED_LABEL, PROBABILITY
 
 _CONFUSION_METRIC = "confusion_matrix_at_thresholds"  # ConfusionMatrixAtThresholds' name.
 # Metrics that rank unreliable articles above reliable ones (components/evaluation.py): on a

@@ -62,3 +62,16 @@ def test_each_article_is_explained_as_the_signature_explains_it(loaded, examples
         np.testing.assert_allclose([share for _, share in article.words], shares[:len(article.words)], atol=1e-6)
     summary = explanations.summarize(explained)
     assert summary.articles == ROWS and summary.example in explained
+
+
+def test_a_long_eval_split_is_explained_on_an_evenly_spaced_sample(examples, rows):
+    """Explaining costs some twenty network passes an article: the report explains at most
+    EXPLAINED_ARTICLES of the eval split, spread over all of it, the same ones each time."""
+    assert explanations.sample(ROWS) == list(range(ROWS))  # A short split: every article.
+    chosen = explanations.sample(10_000)
+    assert len(chosen) == explanations.EXPLAINED_ARTICLES == len(set(chosen))
+    assert chosen[0] == 0 and chosen[-1] >= 10_000 - 10_000 // explanations.EXPLAINED_ARTICLES - 1
+    assert chosen == sorted(chosen) and chosen == explanations.sample(10_000)
+    assert inputs.sampled(inputs.eval_articles(examples)) == {key: [row[key] for row in rows] for key in features.TEXT_KEYS}
+    many = {key: [f"{key} {i}" for i in range(10_000)] for key in features.TEXT_KEYS}
+    assert inputs.sampled(many) == {key: [column[i] for i in chosen] for key, column in many.items()}

@@ -16,6 +16,12 @@ from typing import Sequence
 from components.report.metrics import CLASS_NAMES
 from serving.explanations import WordShares, strongest
 
+# Eval articles the report explains: all of them, or an evenly spaced sample of this many.
+# An article costs about twenty network passes (integrated gradients' points), some 0.6 s for
+# a 500-word one on a CPU core: the whole eval split of 5,200 Kaggle-length articles took
+# 993 s, two thirds of that run (bench/bench_scale.py). A few hundred articles rank the words
+# that most often push each way.
+EXPLAINED_ARTICLES = 256
 PER_ARTICLE = 5  # Strongest words of each article, each way, that count for the ranking.
 LISTED = 15  # Words listed for each class.
 # The figure's article: the eval article the model calls unreliable with the highest
@@ -40,9 +46,17 @@ class WordCount:
 
 @dataclasses.dataclass(frozen=True)
 class Explanations:
-    articles: int  # Eval articles explained.
+    articles: int  # Eval articles explained (`sample`).
     toward: dict[str, tuple[WordCount, ...]]  # By class name (metrics.CLASS_NAMES), most often first.
     example: ExplainedArticle | None  # The figure's article; None when no article was read.
+
+
+def sample(count: int, limit: int = EXPLAINED_ARTICLES) -> list[int]:
+    """Which of `count` eval articles are explained: every one, or `limit` evenly spaced
+    (the split's file order, so the same ones each time)."""
+    if count <= limit:
+        return list(range(count))
+    return [index * count // limit for index in range(limit)]
 
 
 def summarize(articles: Sequence[ExplainedArticle]) -> Explanations:

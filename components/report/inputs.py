@@ -93,6 +93,12 @@ def eval_articles(examples: types.Artifact) -> dict[str, list[str]]:
     return columns
 
 
+def sampled(articles: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The articles the report explains (explanations.sample)."""
+    chosen = explanations.sample(len(articles[features.TEXT_KEYS[0]]))
+    return {key: [column[index] for index in chosen] for key, column in articles.items()}
+
+
 def explain(loaded: Any, articles: dict[str, list[str]]) -> list[explanations.ExplainedArticle]:
     """Every article through the model's explain signature, in batches."""
     signature = loaded.signatures[EXPLAIN]
@@ -148,5 +154,5 @@ def gather(
         data_source=data_source,
         input_counts=InputCounts.from_json(examples.get_string_custom_property(INPUT_COUNTS_PROPERTY)),
         training=training_summary.read(model_run.uri),
-        explanations=explanations.summarize(explain(loaded, eval_articles(examples))),
+        explanations=explanations.summarize(explain(loaded, sampled(eval_articles(examples)))),
     )

@@ -107,7 +107,8 @@ def explanation_table(report: Report) -> tuple[list[str], list[list[str]]]:
 
 def explanation_heading(report: Report) -> str:
     return (f"Words that most often pushed eval articles each way (each article's {explanations.PER_ARTICLE} "
-            f"strongest; {report.explanations.articles:,} articles, explain signature)")
+            f"strongest; {report.explanations.articles:,} articles, the eval split's or an evenly spaced "
+            f"{explanations.EXPLAINED_ARTICLES:,} of them; explain signature)")
 
 
 def render_text(report: Report) -> str:

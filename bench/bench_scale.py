@@ -137,14 +137,14 @@ def measure(data: pathlib.Path, work: pathlib.Path, rows: int) -> dict:
 
 def markdown_table(results: list[dict]) -> str:
     lines = ["| rows | mean / median / p90 / p99 chars | wall s | ExampleGen s | Transform s | Trainer s (epochs) |"
-             " Evaluator s | peak RSS GB | wall s / 1,000 | CPU s / 1,000 | eval AUC | eval F1 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " Evaluator s | EvaluationReport s | peak RSS GB | wall s / 1,000 | CPU s / 1,000 | eval AUC | eval F1 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         p, c = r["profile"], r["components"]
         lines.append(
             f"| {r['rows']:,} | {p['mean_chars']:,} / {p['median_chars']:,} / {p['p90_chars']:,} / {p['p99_chars']:,} | "
             f"{r['seconds']:.0f} | {c.get('CsvExampleGen', 0):.0f} | {c.get('Transform', 0):.0f} | "
-            f"{c.get('Trainer', 0):.0f} ({r['epochs_run']}) | {c.get('Evaluator', 0):.0f} | "
+            f"{c.get('Trainer', 0):.0f} ({r['epochs_run']}) | {c.get('Evaluator', 0):.0f} | {c.get('EvaluationReport', 0):.0f} | "
             f"{r['peak_rss_mb'] / 1024:.1f} | {r['wall_s_per_1000']:.1f} | {r['cpu_s_per_1000']:.1f} | "
             f"{r['eval_auc']:.4f} | {r['eval_f1']:.4f} |")
     return "\n".join(lines)

@@ -153,6 +153,7 @@ def markdown_table(results: list[dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[5200, 20800, 104000])
+    parser.add_argument("--results", type=pathlib.Path, default=RESULTS, help="JSON file to write (default: %(default)s)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -171,7 +172,7 @@ def main() -> int:
         finally:
             shutil.rmtree(work)
         # Written after each size, so a long size that does not finish leaves the others.
-        RESULTS.write_text(json.dumps({
+        args.results.write_text(json.dumps({
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
             "input": {"target_mean_chars": TARGET_MEAN_CHARS, "lognormal_sigma": LOGNORMAL_SIGMA, "seed": SEED,

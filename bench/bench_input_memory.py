@@ -22,10 +22,8 @@ import os
 import pathlib
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -77,12 +75,12 @@ def child(mode: str, data: str, out: str) -> None:
 
 
 def measure(mode: str, data: pathlib.Path, out: pathlib.Path) -> dict:
-    start = time.monotonic()
-    process = subprocess.Popen([sys.executable, __file__, "--child", mode, str(data), str(out)])
-    _, status, usage = os.wait4(process.pid, 0)
-    if status:
-        raise SystemExit(f"error: the {mode} check failed on {data} (status {status})")
-    return {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "seconds": round(time.monotonic() - start, 1)}
+    from child_usage import run_child  # bench/, this script's folder
+
+    used = run_child([sys.executable, __file__, "--child", mode, str(data), str(out)])
+    if used.status:
+        raise SystemExit(f"error: the {mode} check failed on {data} (status {used.status})")
+    return {"peak_rss_mb": round(used.peak_rss_mb, 1), "seconds": round(used.seconds, 1)}
 
 
 def main() -> int:

@@ -26,7 +26,6 @@ import os
 import pathlib
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -123,16 +122,17 @@ def child(data: str, output: str, figures: str) -> None:
 
 
 def measure(data: pathlib.Path, work: pathlib.Path, rows: int) -> dict:
+    from child_usage import run_child  # bench/, this script's folder
+
     figures = work / "figures.json"
-    process = subprocess.Popen([sys.executable, __file__, "--child", str(data), str(work / "run"), str(figures)])
-    _, status, usage = os.wait4(process.pid, 0)
-    if status:
-        raise SystemExit(f"error: the pipeline run on {rows} rows failed (status {status}); log: {work / 'run' / 'run.log'}")
+    used = run_child([sys.executable, __file__, "--child", str(data), str(work / "run"), str(figures)])
+    if used.status:
+        raise SystemExit(f"error: the pipeline run on {rows} rows failed (status {used.status}); "
+                         f"log: {work / 'run' / 'run.log'}")
     result = json.loads(figures.read_text())
-    cpu = usage.ru_utime + usage.ru_stime
-    return {**result, "peak_rss_mb": round(usage.ru_maxrss / 1024), "cpu_seconds": round(cpu, 1),
+    return {**result, "peak_rss_mb": round(used.peak_rss_mb), "cpu_seconds": round(used.cpu_seconds, 1),
             "wall_s_per_1000": round(1000 * result["seconds"] / rows, 1),
-            "cpu_s_per_1000": round(1000 * cpu / rows, 1)}
+            "cpu_s_per_1000": round(1000 * used.cpu_seconds / rows, 1)}
 
 
 def markdown_table(results: list[dict]) -> str:

@@ -5,18 +5,17 @@ unreliable, completeness there, and the evaluation report's words and figure."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfx.types import standard_artifacts
 
 from components import signatures
-from components.report import explanations, layout
+from components.report import explanations, inputs, layout
 from fakenews.commands import report as report_command
 from pipeline import pipeline as dag
-from preprocessing import features
 from serving.explanations import strongest, word_shares
 from tests import explain_checks
 
@@ -33,16 +32,11 @@ def served(pipeline_run):
 
 @pytest.fixture(scope="module")
 def eval_articles(pipeline_run) -> dict[str, list[str]]:
-    """title, author, text of the eval split, read from the ExampleGen's artifact."""
+    """title, author, text of the eval split, read from the ExampleGen's artifact as the report reads them."""
     _, outputs = pipeline_run.latest_outputs()
-    files = tf.io.gfile.glob(os.path.join(outputs[dag.EXAMPLE_GEN]["examples"][0].uri, "Split-eval", "*"))
-    columns: dict[str, list[str]] = {key: [] for key in features.TEXT_KEYS}
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        feature = tf.train.Example.FromString(record.numpy()).features.feature
-        for key, column in columns.items():
-            values = feature[key].bytes_list.value if key in feature else []  # Empty: a missing value.
-            column.append(values[0].decode() if values else "")
-    return columns
+    examples = standard_artifacts.Examples()
+    examples.set_mlmd_artifact(outputs[dag.EXAMPLE_GEN]["examples"][0])  # ML Metadata's record, as TFX types it.
+    return inputs.eval_articles(examples)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """Shared fixtures and the rule that keeps unit tests off Beam.
 
-`fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed in
-this process without Beam (tests/fixture_model.py). `pipeline_run` (e2e tests only) runs the
-whole TFX DAG once per session on a 1,000-row sample of the real articles; the e2e tests share it.
+`fixture_model` (unit tests) is the pipeline's exported model, trained, exported and pushed
+without Beam (tests/fixture_model.py), once per session however many xdist workers need it
+(`_built_once`). `pipeline_run` (e2e tests only) runs the whole TFX DAG once per session on a
+1,000-row sample of the real articles; the e2e tests share it, on one worker.
 A test not marked e2e that starts a Beam pipeline fails (`pytest_configure` below), so
 `pytest -m "not e2e"` provably runs none.
 """
@@ -12,9 +13,13 @@ from __future__ import annotations
 import ast
 import csv
 import dataclasses
+import fcntl
 import functools
 import os
 import pathlib
+import pickle
+import shutil
+from typing import Callable, TypeVar
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Before anything imports TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -104,24 +109,25 @@ def pytest_configure(config: pytest.Config) -> None:
     apache_beam.Pipeline.run = guarded_run
 
 
-# The session fixtures that take minutes to build (fixture_model, pipeline_run below).
-SHARED_FIXTURES = ("fixture_model", "pipeline_run")
+# The session fixtures whose tests must share a worker (pipeline_run below): a whole DAG run
+# takes minutes, and a worker waiting for another's would idle as long.
+WORKER_FIXTURES = ("pipeline_run",)
 
 
 @functools.lru_cache(maxsize=None)
 def _work_unit(module: pathlib.Path) -> str:
-    """A test module's work unit under xdist: the first of SHARED_FIXTURES that a function of
+    """A test module's work unit under xdist: the first of WORKER_FIXTURES that a function of
     it (a test or one of its fixtures) takes as an argument, else the module itself."""
     arguments = {node.arg for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
                  if isinstance(node, ast.arg)}
-    return next((name for name in SHARED_FIXTURES if name in arguments), str(module))
+    return next((name for name in WORKER_FIXTURES if name in arguments), str(module))
 
 
 @pytest.hookimpl(optionalhook=True)  # An xdist hook: unknown when xdist is not loaded.
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """`--dist loadgroup` (the Makefile's test command) with these groups: a module's tests run
-    on one worker, so its module fixtures (a server, a pipeline run) are set up once, and the
-    modules naming one of SHARED_FIXTURES run on one worker together, so it is built once.
+    on one worker, so its module fixtures (a server, a model export) are set up once, and the
+    modules naming one of WORKER_FIXTURES run on one worker together, so it is built once.
     (pytest-xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9.2 no longer
     reads, so its `xdist_group` marks group nothing; the groups are given to its scheduler here.)"""
     if config.getvalue("dist") != "loadgroup":
@@ -135,20 +141,42 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return SharedFixtureScheduling(config, log)
 
 
+Built = TypeVar("Built")
+
+
+def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str,
+                build: Callable[[pathlib.Path], Built]) -> Built:
+    """`build(folder)`'s result, built by the first worker of the session that asks, under a
+    file lock, and read back by the others: the session's folder is shared by its xdist workers
+    (each worker's basetemp sits in it), so the modules needing a fixture model spread over
+    both cores instead of queueing on the one that built it. The result must pickle and
+    describe files under `folder`, which no test may change (the tests copy what they alter)."""
+    base = tmp_path_factory.getbasetemp()
+    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, result = session / name, session / f"{name}.pickle"
+    with open(session / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes, also if the build fails.
+        if not result.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # What a failed build of another worker left.
+            folder.mkdir()
+            result.write_bytes(pickle.dumps(build(folder)))
+    return pickle.loads(result.read_bytes())
+
+
 @pytest.fixture(scope="session")
 def fixture_model(tmp_path_factory):
     """The pipeline's exported model, pushed to <base>/<model name>/<version>/, built without Beam."""
     from tests.fixture_model import FIXTURE_ROWS, build
 
-    root = tmp_path_factory.mktemp("fixture_model")
-    return build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root)
+    return _built_once(tmp_path_factory, "fixture_model",
+                       lambda root: build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root))
 
 
 def _tfidf_graph(tmp_path_factory, truncating: str):
     from tests.fixture_model import FIXTURE_ROWS, write_tfidf_transform_graph
 
-    root = tmp_path_factory.mktemp(f"tfidf_transform_{truncating}")
-    return write_tfidf_transform_graph(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root, truncating)
+    return _built_once(tmp_path_factory, f"tfidf_transform_{truncating}", lambda root: write_tfidf_transform_graph(
+        write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root, truncating))
 
 
 @pytest.fixture(scope="session")

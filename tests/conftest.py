@@ -172,6 +172,15 @@ def fixture_model(tmp_path_factory):
                        lambda root: build(write_sample(root / "articles.csv", rows=FIXTURE_ROWS), root))
 
 
+@pytest.fixture(scope="session")
+def fixture_saved_model(fixture_model):
+    """The fixture model's pushed SavedModel, loaded once per worker (a load traces its
+    functions again: seconds each time); the tests only call its signatures."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(fixture_model.pushed_path)
+
+
 def _tfidf_graph(tmp_path_factory, truncating: str):
     from tests.fixture_model import FIXTURE_ROWS, write_tfidf_transform_graph
 

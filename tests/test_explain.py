@@ -26,7 +26,6 @@ from components.model import build_model, serving_model
 from preprocessing import features, porter, text
 from preprocessing.transform import TRUNCATING, preprocessing_fn
 from serving import explanations
-from serving.version_folders import list_versions
 from tests import explain_checks, reference
 from tests.data import read_rows, serialized_example
 
@@ -41,9 +40,8 @@ def _words(row: dict[str, str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def model(fixture_model):
-    versions = list_versions(fixture_model.serving_base)
-    return tf.saved_model.load(versions[max(versions)])
+def model(fixture_saved_model):
+    return fixture_saved_model
 
 
 @pytest.fixture(scope="module")

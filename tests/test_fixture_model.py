@@ -35,10 +35,10 @@ def test_its_transform_graph_reads_as_the_trainer_reads_it(fixture_model):
     assert not {features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY} & set(spec)
 
 
-def test_it_ranks_articles_it_never_saw_as_a_blessed_pipeline_model_must(fixture_model):
+def test_it_ranks_articles_it_never_saw_as_a_blessed_pipeline_model_must(fixture_saved_model):
     """On the rows after its training sample, its AUC meets the bound the e2e run is blessed on."""
     rows = read_rows("articles.csv", limit=FIXTURE_ROWS + HELD_OUT_ROWS)[FIXTURE_ROWS:]
-    serve = tf.saved_model.load(fixture_model.pushed_path).signatures["serving_default"]
+    serve = fixture_saved_model.signatures["serving_default"]
     scores = serve(**{key: tf.constant([row[key] for row in rows]) for key in features.TEXT_KEYS})["probability"]
     labels = np.array([int(row[features.LABEL_KEY]) for row in rows])
     assert roc_auc_score(labels, scores.numpy()) >= MEETABLE_MIN_AUC

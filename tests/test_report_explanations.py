@@ -13,7 +13,6 @@ from tfx.types import artifact_utils, standard_artifacts
 from components import signatures
 from components.report import explanations, inputs
 from preprocessing import features
-from serving.version_folders import list_versions
 from tests.data import read_rows, serialized_example
 
 ROWS = 12
@@ -39,9 +38,8 @@ def examples(tmp_path_factory, rows) -> standard_artifacts.Examples:
 
 
 @pytest.fixture(scope="module")
-def loaded(fixture_model):
-    versions = list_versions(fixture_model.serving_base)
-    return tf.saved_model.load(versions[max(versions)])
+def loaded(fixture_saved_model):
+    return fixture_saved_model
 
 
 def test_the_eval_split_is_read_as_the_articles_text(examples, rows):

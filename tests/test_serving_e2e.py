@@ -58,9 +58,10 @@ def articles_csv(tmp_path_factory, rows):
 
 
 @pytest.fixture(scope="module")
-def in_process(server, rows) -> dict[str, tuple[float, int]]:
-    """id -> (probability, label) from the served version's SavedModel, loaded here afresh."""
-    signature = tf.saved_model.load(server.store.current.path).signatures["serving_default"]
+def in_process(server, fixture_model, fixture_saved_model, rows) -> dict[str, tuple[float, int]]:
+    """id -> (probability, label) from the served version's SavedModel, loaded in this process."""
+    assert server.store.current.path == fixture_model.pushed_path
+    signature = fixture_saved_model.signatures["serving_default"]
     outputs = signature(**{key: tf.constant([row[key] for row in rows]) for key in ("title", "author", "text")})
     return {row["id"]: (float(p), int(label))
             for row, p, label in zip(rows, outputs["probability"].numpy(), outputs["label"].numpy())}
@@ -98,9 +99,11 @@ EXPLAINED_ROWS = 12  # The explain signature costs several forward passes: a few
 
 
 @pytest.fixture(scope="module")
-def explained_in_process(server, rows) -> dict[str, tuple[float, list[tuple[str, float]]]]:
+def explained_in_process(server, fixture_model, fixture_saved_model,
+                         rows) -> dict[str, tuple[float, list[tuple[str, float]]]]:
     """id -> (probability, words with their shares) from the served version's explain signature."""
-    signature = tf.saved_model.load(server.store.current.path).signatures["explain"]
+    assert server.store.current.path == fixture_model.pushed_path
+    signature = fixture_saved_model.signatures["explain"]
     chosen = rows[:EXPLAINED_ROWS]
     out = signature(**{key: tf.constant([row[key] for row in chosen]) for key in ("title", "author", "text")})
     return {row["id"]: (float(p), list(word_shares([t.decode() for t in tokens], shares.tolist())))

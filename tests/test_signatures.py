@@ -32,8 +32,9 @@ def model_dir(fixture_model) -> str:
 
 
 @pytest.fixture(scope="module")
-def model(model_dir):
-    return tf.saved_model.load(model_dir)
+def model(fixture_model, fixture_saved_model, model_dir):
+    assert model_dir == fixture_model.pushed_path  # The fixture's only version.
+    return fixture_saved_model
 
 
 @pytest.fixture(scope="module")

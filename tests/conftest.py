@@ -138,7 +138,34 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         def _split_scope(self, nodeid: str) -> str:
             return _work_unit(config.rootpath / nodeid.split("::", 1)[0])
 
+    config.option.loadscopereorder = False  # The groups go out in the order below.
     return SharedFixtureScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the order in which the scheduler above hands out the work units (it goes
+    down the collection): first those of WORKER_FIXTURES (the longest: a DAG run and the tests
+    on it), then one module that needs the fixture model, whose worker builds it, then the
+    modules that need no model, which the other worker runs meanwhile instead of waiting for
+    the build, then the rest; within each, units of more tests first (xdist's own order)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        units.setdefault(_work_unit(item.path), []).append(item)
+    needs_model = {unit: any("fixture_model" in item.fixturenames for item in unit_items)
+                   for unit, unit_items in units.items()}
+    by_size = sorted(units, key=lambda unit: -len(units[unit]))
+    first_model_unit = next((unit for unit in by_size if needs_model[unit] and unit not in WORKER_FIXTURES), None)
+
+    def rank(unit: str) -> int:
+        if unit in WORKER_FIXTURES:
+            return 0
+        if unit == first_model_unit:
+            return 1
+        return 3 if needs_model[unit] else 2
+
+    items[:] = [item for unit in sorted(by_size, key=rank) for item in units[unit]]  # sorted() is stable.
 
 
 Built = TypeVar("Built")

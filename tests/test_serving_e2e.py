@@ -96,6 +96,9 @@ def test_predict_one_article_prints_probability_and_label(api, server, rows, in_
 
 
 EXPLAINED_ROWS = 12  # The explain signature costs several forward passes: a few articles suffice.
+# A version's first explain request optimizes that signature's graph (its warmup requests are
+# serving_default's): seconds, and past predict's 30-s default on a machine loaded 3x over.
+FIRST_EXPLAIN = ("--timeout", "120")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +118,7 @@ def explained_in_process(server, fixture_model, fixture_saved_model,
 def test_predict_explain_prints_the_words_that_pushed_hardest_each_way(api, server, rows, explained_in_process,
                                                                       capsys):
     row = rows[0]
-    exit_code = cli.main(["predict", f"--{api}", _address(server, api), "--explain", "--top", "3",
+    exit_code = cli.main(["predict", f"--{api}", _address(server, api), "--explain", "--top", "3", *FIRST_EXPLAIN,
                           "--title", row["title"], "--author", row["author"], "--text", row["text"]])
     assert exit_code == 0
     probability, words = explained_in_process[row["id"]]
@@ -134,7 +137,7 @@ def test_predict_csv_explain_adds_the_top_words_as_columns(api, server, rows, ex
         writer.writeheader()
         writer.writerows(rows[:EXPLAINED_ROWS])
     assert cli.main(["predict", f"--{api}", _address(server, api), "--csv", str(source), "--out", str(out),
-                     "--explain", "--batch-size", "5"]) == 0
+                     "--explain", "--batch-size", "5", *FIRST_EXPLAIN]) == 0
     with out.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == ["id", "probability", "label", "token_count", "toward_unreliable",

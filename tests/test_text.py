@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -77,12 +78,9 @@ print(json.dumps(ids.to_list()))
 
 
 def test_same_text_same_ids_in_two_processes():
+    """This process and another, whose Python string hashes are salted differently."""
     docs = ["Hillary Clinton emails leaked", "Vaccines and the economy"]
-    # Both processes at once: each spends seconds importing TensorFlow.
-    processes = [subprocess.Popen([sys.executable, "-c", _IDS_SCRIPT, *docs], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
-    outputs = [process.communicate()[0] for process in processes]
-    assert [process.returncode for process in processes] == [0, 0]
-    runs = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
-    assert runs[0] == runs[1]
-    assert runs[0] == text.hash_tokens(text.tokenize(tf.constant(docs))).to_list()
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    done = subprocess.run([sys.executable, "-c", _IDS_SCRIPT, *docs], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed})
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == text.hash_tokens(text.tokenize(tf.constant(docs))).to_list()

@@ -49,12 +49,12 @@ class GroupedLSTM(keras.layers.Layer):
     -> final states [batch, parts * units], part p = d*copies + m (direction d: 0 reads the
     words forwards, 1 backwards) at [p*units, (p+1)*units).
 
-    Keras' LSTM arithmetic (sigmoid and tanh) in fewer ops per step: the input projections of
-    all words are one einsum before the loop, and each step multiplies all parts' states by
-    their own recurrent kernels in one batched matmul, and takes one sigmoid of the three
-    sigmoid gates (weights in LOOP_GATES order). The loop takes STEPS_PER_ITERATION steps a
-    turn, after steps of padding in front round the document up to whole turns, and each
-    turn runs only the rows whose document has begun (see `call`).
+    Keras' LSTM arithmetic (sigmoid and tanh) in fewer ops per step: a turn's input
+    projections, all parts' and steps', are one batched matmul, each step multiplies all
+    parts' states by their own recurrent kernels in one batched matmul and takes one sigmoid
+    of the three sigmoid gates (weights in LOOP_GATES order). The loop takes
+    STEPS_PER_ITERATION steps a turn, after steps of padding in front round the document up
+    to whole turns, and each turn runs only the rows whose document has begun (see `call`).
     """
 
     def __init__(self, copies: int, directions: int, units: int, input_dim: int, **kwargs):
@@ -78,9 +78,9 @@ class GroupedLSTM(keras.layers.Layer):
         and memory follow the words, not batch x steps.
 
         A padding step keeps the state without a select: it comes before the row's first
-        word, where the state is still zero, and its input projection is zero too (no bias),
-        so every gate reads 0 and the cell's candidate tanh(0) = 0 leaves c = 0 and h = 0,
-        exactly."""
+        word, where the state is still zero, and its input projection is zero too (no bias,
+        `_turn_inputs`), so every gate reads 0 and the candidate tanh(0) = 0 leaves c = 0 and
+        h = 0, exactly."""
         batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
         lengths = (tf.fill([batch], steps) if mask is None
                    else tf.math.count_nonzero(mask, axis=1, dtype=tf.int32))
@@ -92,11 +92,14 @@ class GroupedLSTM(keras.layers.Layer):
         begun = tf.reduce_sum(  # Rows begun by the end of each turn.
             tf.cast(first_word[None, :] < tf.range(k, turns * k + 1, k)[:, None], tf.int32), axis=1)
         per_turn = self._turn_inputs(inputs, lengths, order, first_word, begun)
+        # The input kernel with the bias as one more input row: the turns' inputs carry a 1
+        # there at words and 0 at padding, whose projection is then exactly zero.
+        kernel = tf.concat([self.kernel, self.bias[:, None, :]], axis=1)  # [parts, input_dim + 1, gates]
         # Rows that begin in each turn, as the state's paddings.
         growth = begun - tf.concat([[0], begun[:-1]], axis=0)
         paddings = tf.pad(growth[:, None, None], [[0, 0], [1, 1], [1, 0]])  # [turns, 3, 2]
         recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)  # Read once, not every step.
-        units = self.units
+        units, gates = self.units, LSTM_GATES * self.units
 
         def cell(x: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             z = x + tf.matmul(h, recurrent_kernel)  # [parts, rows, 4 * units]
@@ -108,8 +111,8 @@ class GroupedLSTM(keras.layers.Layer):
         def turn(i: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
             grown = paddings[i]
             h, c = tf.pad(h, grown), tf.pad(c, grown)  # The rows that begin start from zeros.
-            x = tf.reshape(per_turn.read(i), [k, self.parts, -1, LSTM_GATES * units])
-            for step_x in tf.unstack(x, k):
+            x = tf.matmul(tf.reshape(per_turn.read(i), [self.parts, -1, self.input_dim + 1]), kernel)
+            for step_x in tf.unstack(tf.reshape(x, [self.parts, k, -1, gates]), k, axis=1):
                 h, c = cell(step_x, h, c)
             return i + 1, h, c
 
@@ -123,44 +126,48 @@ class GroupedLSTM(keras.layers.Layer):
 
     def _turn_inputs(self, inputs: tf.Tensor, lengths: tf.Tensor, order: tf.Tensor, first_word: tf.Tensor,
                      begun: tf.Tensor) -> tf.TensorArray:
-        """Turn i's input projections as element i of a TensorArray: [k * parts * begun[i], gates],
-        laid out [step of the turn, part, ranked row], zeros before a row's first word.
+        """Turn i's inputs as element i of a TensorArray: [parts * k * begun[i], input_dim + 1],
+        laid out [part, step of the turn, ranked row], each a word's vector and a 1, or zeros
+        before a row's first word. The backward parts read each row's words in reverse order.
 
-        Every word's projection is computed once, [words, parts, gates], and gathered into
-        that layout; the backward parts read each row's words in reverse order. A TensorArray
-        element's gradient has the element's size, where slicing one tensor in the loop has
-        a gradient of the whole tensor at every turn, which made the backward pass
-        (components/attribution.py) quadratic in the document's length.
+        Laid out before the projection, which the loop does a turn at a time, they are a
+        quarter of the projections' size (input_dim + 1 against 4 x units numbers). A
+        TensorArray element's gradient has the element's size, where slicing one tensor in
+        the loop has a gradient of the whole tensor at every turn, which made the backward
+        pass (components/attribution.py) quadratic in the document's length.
         """
         batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
-        k, parts, gates = STEPS_PER_ITERATION, self.parts, LSTM_GATES * self.units
+        k, parts = STEPS_PER_ITERATION, self.parts
         # The words, row by row: row b's are its last lengths[b] steps.
-        starts = tf.cumsum(lengths, exclusive=True)  # Of each row's words among all words.
-        word_rows = tf.repeat(tf.range(batch), lengths)
-        position = tf.range(tf.shape(word_rows)[0]) - tf.gather(starts, word_rows)  # In its document.
+        ends = tf.cumsum(lengths)  # Of each row's words among all words.
+        starts = ends - lengths
+        # tf.searchsorted is one op where tf.repeat is a dozen, and a request's ops are its latency.
+        words = tf.range(tf.reduce_sum(lengths))
+        word_rows = tf.searchsorted(ends, words, side="right")
+        position = words - tf.gather(starts, word_rows)  # In its document.
         row_length = tf.gather(lengths, word_rows)
         vectors = tf.gather(tf.reshape(inputs, [-1, self.copies * self.input_dim]),
                             word_rows * steps + steps - row_length + position)  # [words, copies * E]
         if self.directions == 2:  # Word q of a document read backwards is word (length - 1 - q).
             backwards = tf.gather(vectors, tf.gather(starts, word_rows) + row_length - 1 - position)
             vectors = tf.concat([vectors, backwards], axis=1)
-        projections = tf.einsum("wpe,peg->wpg", tf.reshape(vectors, [-1, parts, self.input_dim]),
-                                self.kernel) + self.bias
-        # One zero row after the words' (word, part) rows, read at padding.
-        flat = tf.concat([tf.reshape(projections, [-1, gates]), tf.zeros([1, gates], projections.dtype)], axis=0)
+        vectors = tf.reshape(vectors, [-1, self.input_dim])  # Row word * parts + part.
+        # Each (word, part) row with its 1; one zero row after them, read at padding.
+        rows_read = tf.pad(tf.concat([vectors, tf.ones_like(vectors[:, :1])], axis=1), [[0, 1], [0, 0]])
 
-        # Entry e of the turns' layout: turn, then step j, part p and ranked row r within it.
-        sizes = k * parts * begun
-        turn = tf.repeat(tf.range(tf.shape(begun)[0]), sizes)
+        # Entry e of the turns' layout: turn, then part p, step j and ranked row r within it.
+        sizes = parts * k * begun
+        turn_ends = tf.cumsum(sizes)
+        entries = tf.range(tf.reduce_sum(sizes))
+        turn = tf.searchsorted(turn_ends, entries, side="right")
         rows = tf.gather(begun, turn)
-        within = tf.range(tf.reduce_sum(sizes)) - tf.gather(tf.cumsum(sizes, exclusive=True), turn)
-        step = turn * k + within // (parts * rows)
-        part, ranked = (within // rows) % parts, within % rows
+        within = entries - tf.gather(turn_ends - sizes, turn)
+        part, step, ranked = within // (k * rows), turn * k + (within // rows) % k, within % rows
         word = step - tf.gather(first_word, ranked)  # Position in its document; < 0 before it begins.
         source = tf.where(word >= 0, (tf.gather(starts, tf.gather(order, ranked)) + word) * parts + part,
-                          tf.shape(flat)[0] - 1)
-        return tf.TensorArray(inputs.dtype, size=tf.shape(begun)[0], element_shape=[None, gates],
-                              infer_shape=False).split(tf.gather(flat, source), sizes)
+                          tf.shape(rows_read)[0] - 1)
+        return tf.TensorArray(inputs.dtype, size=tf.shape(begun)[0], element_shape=[None, self.input_dim + 1],
+                              infer_shape=False).split(tf.gather(rows_read, source), sizes)
 
     def compute_mask(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> None:
         return None  # The output is one vector per document.

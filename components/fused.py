@@ -65,9 +65,10 @@ class GroupedLSTM(keras.layers.Layer):
 
     def build(self, input_shape: tf.TensorShape) -> None:
         gates = LSTM_GATES * self.units
-        self.kernel = self.add_weight(name="kernel", shape=(self.parts, self.input_dim, gates))
+        # The input kernel with the bias as its last row: the turns' inputs carry a 1 there at
+        # words and 0 at padding (`_turn_inputs`), whose projection is then exactly zero.
+        self.kernel = self.add_weight(name="kernel", shape=(self.parts, self.input_dim + 1, gates))
         self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.parts, self.units, gates))
-        self.bias = self.add_weight(name="bias", shape=(self.parts, gates))
 
     def call(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
         """A batch is as long as its longest document, so in a mixed batch most rows are
@@ -92,9 +93,7 @@ class GroupedLSTM(keras.layers.Layer):
         begun = tf.reduce_sum(  # Rows begun by the end of each turn.
             tf.cast(first_word[None, :] < tf.range(k, turns * k + 1, k)[:, None], tf.int32), axis=1)
         per_turn = self._turn_inputs(inputs, lengths, order, first_word, begun)
-        # The input kernel with the bias as one more input row: the turns' inputs carry a 1
-        # there at words and 0 at padding, whose projection is then exactly zero.
-        kernel = tf.concat([self.kernel, self.bias[:, None, :]], axis=1)  # [parts, input_dim + 1, gates]
+        kernel = tf.convert_to_tensor(self.kernel)  # Read once, not every turn.
         # Rows that begin in each turn, as the state's paddings.
         growth = begun - tf.concat([[0], begun[:-1]], axis=0)
         paddings = tf.pad(growth[:, None, None], [[0, 0], [1, 1], [1, 0]])  # [turns, 3, 2]
@@ -174,7 +173,8 @@ class GroupedLSTM(keras.layers.Layer):
 
 
 def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.ndarray]]:
-    """[kernel, recurrent kernel, bias] of every copy's LSTM of every direction, in part order."""
+    """[kernel with the bias as its last row, recurrent kernel] of every copy's LSTM of every
+    direction, in part order."""
     n, units = hparams.ensemble_size, hparams.lstm_units
     layer = trained.get_layer(LSTM)
     directions = [layer.forward_layer, layer.backward_layer] if hparams.bidirectional else [layer]
@@ -183,7 +183,8 @@ def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.
     for direction in directions:
         kernel, recurrent, bias = direction.get_weights()
         for rows, state, columns in copies:
-            parts.append([kernel[rows][:, columns], recurrent[state][:, columns], bias[columns]])
+            with_bias = np.concatenate([kernel[rows][:, columns], bias[None, columns]])
+            parts.append([with_bias, recurrent[state][:, columns]])
     return parts
 
 

@@ -79,8 +79,8 @@ class GroupedLSTM(keras.layers.Layer):
         and memory follow the words, not batch x steps.
 
         A padding step keeps the state without a select: it comes before the row's first
-        word, where the state is still zero, and its input projection is zero too (no bias,
-        `_turn_inputs`), so every gate reads 0 and the candidate tanh(0) = 0 leaves c = 0 and
+        word, where the state is still zero, and its input is zeros, the bias row's 1 included
+        (`_turn_inputs`), so every gate reads 0 and the candidate tanh(0) = 0 leaves c = 0 and
         h = 0, exactly."""
         batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
         lengths = (tf.fill([batch], steps) if mask is None

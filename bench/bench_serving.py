@@ -12,6 +12,10 @@ not share a GIL. All are measured interleaved, request by request, so a busy mac
 them alike. Writes bench/results/serving.json and prints a table.
 
     python bench/bench_serving.py --model-base runs/local/serving/fakenews
+
+--baseline-model-base adds "in-process baseline": another model's newest version run the
+same way, interleaved with the rest, for a before/after of an export change on one busy
+machine (e.g. the same trained weights exported by the old and the new code).
 """
 
 from __future__ import annotations
@@ -100,12 +104,16 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300, help="single-article requests (default: %(default)s)")
     parser.add_argument("--batches", type=int, default=20, help="batches of --batch-size (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--baseline-model-base", help="also run this model base's newest version in process")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     args = parser.parse_args()
 
     versions = list_versions(args.model_base)
     if not versions:
         raise SystemExit(f"no version folder in {args.model_base}")
+    baseline_versions = list_versions(args.baseline_model_base) if args.baseline_model_base else {}
+    if args.baseline_model_base and not baseline_versions:
+        raise SystemExit(f"no version folder in {args.baseline_model_base}")
     rows = read_rows("articles.csv", limit=max(args.requests, args.batches * args.batch_size))
     articles = [Article(row["title"], row["author"], row["text"]) for row in rows]
     singles = [[articles[i % len(articles)]] for i in range(args.requests)]
@@ -125,6 +133,8 @@ def main() -> int:
                     "rest": rest.predict,
                     "grpc": grpc_client.predict,
                 }
+                if baseline_versions:
+                    predictors["in-process baseline"] = _in_process(baseline_versions[max(baseline_versions)])
                 single = _measure(predictors, singles)
                 batched = _measure(predictors, batches)
         finally:
@@ -143,6 +153,8 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "tensorflow": tf.__version__, "load_average_before": [round(x, 2) for x in load_before]},
         "model": {"base": os.path.abspath(args.model_base), "version": max(versions)},
+        **({"baseline_model": {"base": os.path.abspath(args.baseline_model_base),
+                               "version": max(baseline_versions)}} if baseline_versions else {}),
         "settings": {"single_requests": args.requests, "batches": args.batches, "batch_size": args.batch_size},
         "results": results,
     }

@@ -11,8 +11,8 @@ A wide part, if any, is the trained one, added to each copy's logit as in traini
 
 The backward direction fits in the same loop because the documents are pre-padded: Keras'
 backward LSTM reads `[0, 0, a, b, c]` as c, b, a and skips the masked padding, which gives
-the same final state as reading `[0, 0, c, b, a]` forwards. Both inputs then have the same
-mask, so one loop can step through both.
+the same final state as reading `[0, 0, c, b, a]` forwards, so its parts step through each
+document's words in reverse order, beside the forward parts.
 
 The parts, in the order of the grouped state (n = ensemble_size), which is also the order of
 the trained Bidirectional LSTM's output, so the dense layers' weights carry over unchanged:
@@ -36,124 +36,145 @@ from preprocessing import features
 # so several steps a turn halve the ops run per step; a median article's request measured
 # 0.3–0.5 ms faster at 5 than at 1, and no faster at 8 or 10.
 STEPS_PER_ITERATION = 5
+# The loop's gate order: Keras' (input, forget, cell, output) with the three sigmoid gates
+# side by side, so that one sigmoid op computes them (`fuse` reorders the trained columns).
+LOOP_GATES = (0, 1, 3, 2)
 
 
 class GroupedLSTM(keras.layers.Layer):
-    """`parts` independent LSTMs of `units` each, over their own input slices, in one loop.
+    """`copies` x `directions` independent LSTMs of `units` each, in one loop.
 
-    inputs [batch, time, parts * input_dim] (part p reads columns [p*input_dim, (p+1)*input_dim))
-    -> final states [batch, parts * units], part p's at [p*units, (p+1)*units).
+    inputs [batch, time, copies * input_dim], pre-padded (a row's words are its last steps;
+    the mask marks them), copy m reading columns [m*input_dim, (m+1)*input_dim)
+    -> final states [batch, parts * units], part p = d*copies + m (direction d: 0 reads the
+    words forwards, 1 backwards) at [p*units, (p+1)*units).
 
-    Keras' LSTM arithmetic (gates i, f, c, o; sigmoid and tanh) in fewer ops per step: the
-    input projections of all words are one einsum before the loop, and each step multiplies
-    all parts' states by their own recurrent kernels in one batched matmul. A masked step
-    keeps the state, as Keras' LSTM does. The loop takes STEPS_PER_ITERATION steps a turn,
-    after masked steps in front round the document up to whole turns, and each turn runs
-    only the rows whose document has begun (see `call`).
+    Keras' LSTM arithmetic (sigmoid and tanh) in fewer ops per step: a turn's input
+    projections, all parts' and steps', are one batched matmul, each step multiplies all
+    parts' states by their own recurrent kernels in one batched matmul and takes one sigmoid
+    of the three sigmoid gates (weights in LOOP_GATES order). The loop takes
+    STEPS_PER_ITERATION steps a turn, after steps of padding in front round the document up
+    to whole turns, and each turn runs only the rows whose document has begun (see `call`).
     """
 
-    def __init__(self, parts: int, units: int, input_dim: int, **kwargs):
+    def __init__(self, copies: int, directions: int, units: int, input_dim: int, **kwargs):
         super().__init__(**kwargs)
-        self.parts, self.units, self.input_dim = parts, units, input_dim
+        self.copies, self.directions, self.units, self.input_dim = copies, directions, units, input_dim
+        self.parts = copies * directions
         self.supports_masking = True
 
     def build(self, input_shape: tf.TensorShape) -> None:
         gates = LSTM_GATES * self.units
-        self.kernel = self.add_weight(name="kernel", shape=(self.parts, self.input_dim, gates))
+        # The input kernel with the bias as its last row: the turns' inputs carry a 1 there at
+        # words and 0 at padding (`_turn_inputs`), whose projection is then exactly zero.
+        self.kernel = self.add_weight(name="kernel", shape=(self.parts, self.input_dim + 1, gates))
         self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.parts, self.units, gates))
-        self.bias = self.add_weight(name="bias", shape=(self.parts, gates))
 
     def call(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
         """A batch is as long as its longest document, so in a mixed batch most rows are
-        padding for most steps. The rows are ranked by their first word; those that have
-        begun by a turn's last step are then a prefix of the ranking, each turn computes only
-        that prefix, and the rest still hold the zero state. With the input projections
-        computed for the words alone, work follows the words, not batch x steps."""
+        padding for most steps. The rows are ranked by their first word (longest document
+        first); those that have begun by a turn's last step are a prefix of the ranking, each
+        turn computes only that prefix, and the state grows by the rows that begin. The
+        turns' inputs are laid out for exactly those rows and steps (`_turn_inputs`), so work
+        and memory follow the words, not batch x steps.
+
+        A padding step keeps the state without a select: it comes before the row's first
+        word, where the state is still zero, and its input is zeros, the bias row's 1 included
+        (`_turn_inputs`), so every gate reads 0 and the candidate tanh(0) = 0 leaves c = 0 and
+        h = 0, exactly."""
         batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
-        if mask is None:
-            mask = tf.ones([batch, steps], tf.bool)
-        # Masked steps keep the (zero) state, so steps of padding added in front change
-        # nothing: they round the steps up to whole turns.
+        lengths = (tf.fill([batch], steps) if mask is None
+                   else tf.math.count_nonzero(mask, axis=1, dtype=tf.int32))
         k = STEPS_PER_ITERATION
-        extra = (k - steps % k) % k
-        total = steps + extra
-        mask = tf.pad(mask, [[0, 0], [extra, 0]], constant_values=False)
-
-        first_word = tf.where(tf.reduce_any(mask, axis=1),
-                              tf.argmax(tf.cast(mask, tf.int32), axis=1, output_type=tf.int32), total)
-        order = tf.argsort(first_word, stable=True)  # order[r]: the batch row ranked r.
+        turns = (steps + k - 1) // k
+        order = tf.argsort(-lengths, stable=True)  # order[r]: the batch row ranked r.
         rank = tf.math.invert_permutation(order)
+        first_word = turns * k - tf.gather(lengths, order)  # Of rank r, in steps rounded up to whole turns.
         begun = tf.reduce_sum(  # Rows begun by the end of each turn.
-            tf.cast(tf.gather(first_word, order)[None, :] < tf.range(k, total + 1, k)[:, None], tf.int32), axis=1)
-        projected = self._project_words(inputs, mask, extra, rank)  # [time, parts, ranked rows, gates]
-        # Turn i's inputs as element i of a TensorArray, [k, parts, ranked rows, gates]: reading an
-        # element has a gradient of the element's size, where slicing the whole tensor in the
-        # loop has one of the whole tensor's at every turn, which made the backward pass
-        # (components/attribution.py) quadratic in the document's length.
-        turns = total // k
-        per_turn = tf.TensorArray(inputs.dtype, size=turns, element_shape=[k, self.parts, None, None]).unstack(
-            tf.reshape(projected, [turns, k, self.parts, batch, LSTM_GATES * self.units]))
-        keep = tf.transpose(tf.gather(mask, order))[:, None, :, None]  # [time, 1, ranked rows, 1]
+            tf.cast(first_word[None, :] < tf.range(k, turns * k + 1, k)[:, None], tf.int32), axis=1)
+        per_turn = self._turn_inputs(inputs, lengths, order, first_word, begun)
+        kernel = tf.convert_to_tensor(self.kernel)  # Read once, not every turn.
+        # Rows that begin in each turn, as the state's paddings.
+        growth = begun - tf.concat([[0], begun[:-1]], axis=0)
+        paddings = tf.pad(growth[:, None, None], [[0, 0], [1, 1], [1, 0]])  # [turns, 3, 2]
         recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)  # Read once, not every step.
+        units, gates = self.units, LSTM_GATES * self.units
 
-        def cell(x: tf.Tensor, kept: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        def cell(x: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             z = x + tf.matmul(h, recurrent_kernel)  # [parts, rows, 4 * units]
-            input_gate, forget_gate, candidate, output_gate = tf.split(z, LSTM_GATES, axis=-1)
-            c_next = tf.sigmoid(forget_gate) * c + tf.sigmoid(input_gate) * tf.tanh(candidate)
-            h_next = tf.sigmoid(output_gate) * tf.tanh(c_next)
-            return tf.where(kept, h_next, h), tf.where(kept, c_next, c)
+            sigmoid_gates, candidate = tf.split(z, [3 * units, units], axis=-1)
+            input_gate, forget_gate, output_gate = tf.split(tf.sigmoid(sigmoid_gates), 3, axis=-1)
+            c_next = forget_gate * c + input_gate * tf.tanh(candidate)
+            return output_gate * tf.tanh(c_next), c_next
 
         def turn(i: tf.Tensor, h: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-            rows, start = begun[i], i * k
-            h_rows, c_rows = h[:, :rows], c[:, :rows]
-            steps_x = tf.unstack(per_turn.read(i)[:, :, :rows], k)
-            for x, kept in zip(steps_x, tf.unstack(keep[start:start + k, :, :rows], k)):
-                h_rows, c_rows = cell(x, kept, h_rows, c_rows)
-            h_next, c_next = (tf.pad(state, [[0, 0], [0, batch - rows], [0, 0]]) for state in (h_rows, c_rows))
-            h_next.set_shape(h.shape)  # The loop's variables keep their shape.
-            c_next.set_shape(c.shape)
-            return i + 1, h_next, c_next
+            grown = paddings[i]
+            h, c = tf.pad(h, grown), tf.pad(c, grown)  # The rows that begin start from zeros.
+            x = tf.matmul(tf.reshape(per_turn.read(i), [self.parts, -1, self.input_dim + 1]), kernel)
+            for step_x in tf.unstack(tf.reshape(x, [self.parts, k, -1, gates]), k, axis=1):
+                h, c = cell(step_x, h, c)
+            return i + 1, h, c
 
-        zeros = tf.zeros([self.parts, batch, self.units], inputs.dtype)
-        _, h, _ = tf.while_loop(lambda i, h, c: i < turns, turn, (tf.constant(0), zeros, zeros))
+        zeros = tf.zeros([self.parts, 0, units], inputs.dtype)
+        state = tf.TensorShape([self.parts, None, units])
+        _, h, _ = tf.while_loop(lambda i, h, c: i < turns, turn, (tf.constant(0), zeros, zeros),
+                                shape_invariants=(tf.TensorShape([]), state, state))
+        h = tf.pad(h, [[0, 0], [0, batch - tf.shape(h)[1]], [0, 0]])  # Rows without a word: zeros.
         h = tf.gather(h, rank, axis=1)  # Back to the batch's order.
-        return tf.reshape(tf.transpose(h, [1, 0, 2]), [batch, self.parts * self.units])
+        return tf.reshape(tf.transpose(h, [1, 0, 2]), [batch, self.parts * units])
 
-    def _project_words(self, inputs: tf.Tensor, mask: tf.Tensor, extra: tf.Tensor, rank: tf.Tensor) -> tf.Tensor:
-        """Every word's input projection, [time, parts, ranked rows, gates] (the loop's layout),
-        zeros elsewhere.
+    def _turn_inputs(self, inputs: tf.Tensor, lengths: tf.Tensor, order: tf.Tensor, first_word: tf.Tensor,
+                     begun: tf.Tensor) -> tf.TensorArray:
+        """Turn i's inputs as element i of a TensorArray: [parts * k * begun[i], input_dim + 1],
+        laid out [part, step of the turn, ranked row], each a word's vector and a 1, or zeros
+        before a row's first word. The backward parts read each row's words in reverse order.
 
-        mask: [batch, time] with `extra` steps added in front of the inputs' own.
+        Laid out before the projection, which the loop does a turn at a time, they are a
+        quarter of the projections' size (input_dim + 1 against 4 x units numbers). A
+        TensorArray element's gradient has the element's size, where slicing one tensor in
+        the loop has a gradient of the whole tensor at every turn, which made the backward
+        pass (components/attribution.py) quadratic in the document's length.
         """
-        words = tf.where(mask)  # [words, 2]: (row, step) of every word.
-        vectors = tf.gather_nd(inputs, words - tf.cast([0, extra], tf.int64))
-        projections = tf.einsum("npe,peg->npg", tf.reshape(vectors, [-1, self.parts, self.input_dim]),
-                                self.kernel) + self.bias  # [words, parts, gates]
-        at = tf.stack([words[:, 1], tf.cast(tf.gather(rank, words[:, 0]), tf.int64)], axis=1)
-        shape = tf.cast(tf.stack([tf.shape(mask)[1], tf.shape(mask)[0], self.parts, LSTM_GATES * self.units]),
-                        tf.int64)
-        return tf.transpose(tf.scatter_nd(at, projections, shape), [0, 2, 1, 3])
+        batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        k, parts = STEPS_PER_ITERATION, self.parts
+        # The words, row by row: row b's are its last lengths[b] steps.
+        ends = tf.cumsum(lengths)  # Of each row's words among all words.
+        starts = ends - lengths
+        # tf.searchsorted is one op where tf.repeat is a dozen, and a request's ops are its latency.
+        words = tf.range(tf.reduce_sum(lengths))
+        word_rows = tf.searchsorted(ends, words, side="right")
+        position = words - tf.gather(starts, word_rows)  # In its document.
+        row_length = tf.gather(lengths, word_rows)
+        vectors = tf.gather(tf.reshape(inputs, [-1, self.copies * self.input_dim]),
+                            word_rows * steps + steps - row_length + position)  # [words, copies * E]
+        if self.directions == 2:  # Word q of a document read backwards is word (length - 1 - q).
+            backwards = tf.gather(vectors, tf.gather(starts, word_rows) + row_length - 1 - position)
+            vectors = tf.concat([vectors, backwards], axis=1)
+        vectors = tf.reshape(vectors, [-1, self.input_dim])  # Row word * parts + part.
+        # Each (word, part) row with its 1; one zero row after them, read at padding.
+        rows_read = tf.pad(tf.concat([vectors, tf.ones_like(vectors[:, :1])], axis=1), [[0, 1], [0, 0]])
+
+        # Entry e of the turns' layout: turn, then part p, step j and ranked row r within it.
+        sizes = parts * k * begun
+        turn_ends = tf.cumsum(sizes)
+        entries = tf.range(tf.reduce_sum(sizes))
+        turn = tf.searchsorted(turn_ends, entries, side="right")
+        rows = tf.gather(begun, turn)
+        within = entries - tf.gather(turn_ends - sizes, turn)
+        part, step, ranked = within // (k * rows), turn * k + (within // rows) % k, within % rows
+        word = step - tf.gather(first_word, ranked)  # Position in its document; < 0 before it begins.
+        source = tf.where(word >= 0, (tf.gather(starts, tf.gather(order, ranked)) + word) * parts + part,
+                          tf.shape(rows_read)[0] - 1)
+        return tf.TensorArray(inputs.dtype, size=tf.shape(begun)[0], element_shape=[None, self.input_dim + 1],
+                              infer_shape=False).split(tf.gather(rows_read, source), sizes)
 
     def compute_mask(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> None:
         return None  # The output is one vector per document.
 
 
-class _ReverseDocuments(keras.layers.Layer):
-    """[0, 0, a, b, c] -> [0, 0, c, b, a]: each row's word vectors reversed, the padding left in
-    front; the mask (which marks the words) is the same before and after."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def call(self, vectors: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-        lengths = tf.math.count_nonzero(mask, axis=1, dtype=tf.int32)
-        back_padded = tf.reverse(vectors, axis=[1])  # [c, b, a, 0, 0]
-        return tf.reverse(tf.reverse_sequence(back_padded, lengths, seq_axis=1, batch_axis=0), axis=[1])
-
-
 def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.ndarray]]:
-    """[kernel, recurrent kernel, bias] of every copy's LSTM of every direction, in part order."""
+    """[kernel with the bias as its last row, recurrent kernel] of every copy's LSTM of every
+    direction, in part order."""
     n, units = hparams.ensemble_size, hparams.lstm_units
     layer = trained.get_layer(LSTM)
     directions = [layer.forward_layer, layer.backward_layer] if hparams.bidirectional else [layer]
@@ -162,8 +183,15 @@ def _lstm_parts(trained: keras.Model, hparams: Hyperparameters) -> list[list[np.
     for direction in directions:
         kernel, recurrent, bias = direction.get_weights()
         for rows, state, columns in copies:
-            parts.append([kernel[rows][:, columns], recurrent[state][:, columns], bias[columns]])
+            with_bias = np.concatenate([kernel[rows][:, columns], bias[None, columns]])
+            parts.append([with_bias, recurrent[state][:, columns]])
     return parts
+
+
+def _loop_gates(weights: np.ndarray) -> np.ndarray:
+    """Keras' gate columns (last axis: input, forget, cell, output) in LOOP_GATES order."""
+    gates = np.split(weights, LSTM_GATES, axis=-1)
+    return np.concatenate([gates[gate] for gate in LOOP_GATES], axis=-1)
 
 
 def can_fuse(hparams: Hyperparameters) -> bool:
@@ -179,18 +207,12 @@ def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
     token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
     embedding = keras.layers.Embedding(features.VOCAB_SIZE, n * hparams.embedding_dim, mask_zero=True,
                                        name=EMBEDDING)
-    # Each word is embedded once and the backward stream reverses the vectors, so the whole
+    # Each word is embedded once and the loop reads the vectors both ways, so the whole
     # network downstream is a function of one [batch, time, E] tensor: the input word
     # attributions are taken against (components/attribution.py).
-    streams = [embedding(token_ids)]
-    if hparams.bidirectional:
-        streams.append(_ReverseDocuments(name="reverse_documents")(streams[0]))
-    # Part p = d*n + m (direction d, copy m) reads direction d's stream, copy m's columns:
-    # input columns [p*embedding_dim, (p+1)*embedding_dim).
-    x = streams[0] if len(streams) == 1 else keras.layers.Concatenate(name="both_directions")(streams)
     parts = _lstm_parts(trained, hparams)
-    lstm = GroupedLSTM(len(parts), hparams.lstm_units, hparams.embedding_dim, name=LSTM)
-    x = lstm(x)
+    lstm = GroupedLSTM(n, 2 if hparams.bidirectional else 1, hparams.lstm_units, hparams.embedding_dim, name=LSTM)
+    x = lstm(embedding(token_ids))
     copied = []  # (fused layer, trained layer): the weights to carry over.
     for name in [dense_name(i) for i in range(len(hparams.dense_units))] + [last_dense_name(hparams)]:
         source = trained.get_layer(name)
@@ -206,7 +228,7 @@ def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
     fused = keras.Model(inputs, mean_over_copies(x), name=trained.name)
 
     embedding.set_weights(trained.get_layer(EMBEDDING).get_weights())
-    lstm.set_weights([np.stack(weights) for weights in zip(*parts)])
+    lstm.set_weights([_loop_gates(np.stack(weights)) for weights in zip(*parts)])
     for layer, source in copied:
         layer.set_weights(source.get_weights())
     return fused

@@ -33,7 +33,7 @@ from bench_models import REPO_ROOT, classification_metrics, load_splits, raw_col
 from components import search_space, signatures, trainer, tuning  # noqa: E402
 from components.hyperparameters import PRESETS, Hyperparameters  # noqa: E402
 from pipeline import local_runner  # noqa: E402
-from pipeline.config import DEFAULT_TUNE_EPOCHS, DEFAULT_TUNE_TRIALS, PipelineConfig  # noqa: E402
+from pipeline.config import DEFAULT_TUNE_TRIALS, PipelineConfig  # noqa: E402
 from pipeline.run_folder import RunFolder  # noqa: E402
 from tests.data import canonical_path  # noqa: E402
 
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(canonical_path("articles.csv")))
     parser.add_argument("--preset", default="wide-deep", choices=list(PRESETS))
     parser.add_argument("--trials", type=int, default=DEFAULT_TUNE_TRIALS)
-    parser.add_argument("--epochs", type=int, default=DEFAULT_TUNE_EPOCHS, help="each trial's epoch cap")
+    parser.add_argument("--epochs", type=int, default=None, help="each trial's epoch cap (default: the preset's)")
     parser.add_argument("--reuse-run", action="store_true",
                         help="train on the Transform output of an earlier wide-deep run in --output")
     parser.add_argument("--no-final", action="store_true", help="skip step 3 (the full trainings and eval figures)")
@@ -85,7 +85,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
-        capped = dataclasses.replace(preset, epochs=args.epochs)
+        capped = dataclasses.replace(preset, epochs=args.epochs or preset.epochs)
         search = tuning.searcher(capped, splits.train_transformed, args.trials, os.path.join(scratch, "tuner"))
         search.search()
         report["search_seconds"] = time.perf_counter() - started
@@ -96,7 +96,7 @@ def main() -> None:
         report["best"] = best
         report["best_val_loss"] = trials_score = min(t.score for t in trials if t.score is not None)
         report["preset_trial_val_loss"] = trials[0].score  # Trial 0 is the preset, same cap.
-        report["best_is_preset"] = trials_score == trials[0].score
+        report["best_is_preset"] = bool(trials_score == trials[0].score)
         write()
         print(json.dumps(report, indent=2, default=float), flush=True)
         if args.no_final:

@@ -54,25 +54,28 @@ def search_space(hparams: Hyperparameters) -> dict[str, tuple[int | float, ...]]
     return space
 
 
-def check(hparams: Hyperparameters, trials: int, epochs: int) -> None:
+def check(hparams: Hyperparameters, trials: int, epochs: int | None) -> None:
     """Raises ValueError for a search that cannot run: no trials, a bad epoch cap, or a preset
     outside the space (`search_space`)."""
     if trials < 1:
         raise ValueError(f"tuning needs at least 1 trial, got {trials}")
-    dataclasses.replace(hparams, epochs=epochs)  # Validates the trials' epoch cap as Hyperparameters does.
+    if epochs is not None:
+        dataclasses.replace(hparams, epochs=epochs)  # Validates the trials' epoch cap as Hyperparameters does.
     search_space(hparams)
 
 
-def tuner_config(hparams: Hyperparameters, trials: int, epochs: int) -> dict[str, Any]:
+def tuner_config(hparams: Hyperparameters, trials: int, epochs: int | None) -> dict[str, Any]:
     """The Tuner's custom_config: the preset searched around, the number of trials and each
-    trial's epoch cap (a search `check` accepts)."""
+    trial's epoch cap, None for the preset's (a search `check` accepts)."""
     return {**hparams.as_custom_config(), _TRIALS_KEY: trials, _EPOCHS_KEY: epochs}
 
 
 def from_tuner_config(custom_config: Mapping[str, Any]) -> tuple[Hyperparameters, int]:
     """The preset with the trials' epoch cap, and the number of trials, from `tuner_config`'s dict."""
     hparams = Hyperparameters.from_custom_config(custom_config)
-    return dataclasses.replace(hparams, epochs=custom_config[_EPOCHS_KEY]), custom_config[_TRIALS_KEY]
+    if custom_config[_EPOCHS_KEY] is not None:
+        hparams = dataclasses.replace(hparams, epochs=custom_config[_EPOCHS_KEY])
+    return hparams, custom_config[_TRIALS_KEY]
 
 
 def declare(hparams: Hyperparameters) -> keras_tuner.HyperParameters:

@@ -42,10 +42,8 @@ DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1"
 DEFAULT_MIN_AUC = 0.8
 
 # The optional Tuner (issue 15): trials of the preset's sizes (components/search_space.py),
-# each capped at a few epochs: wide-deep's best epoch on articles.csv was 2-4, so four epochs
-# rank the trials at well under the cost of full training (one trial ~ one Trainer run).
+# each about one Trainer run long (early stopping ends it), the first the preset itself.
 DEFAULT_TUNE_TRIALS = 4
-DEFAULT_TUNE_EPOCHS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +78,8 @@ class PipelineConfig:
     # A Tuner before the Trainer, which trains the preset with the best trial's sizes.
     tune: bool = False
     tune_trials: int = DEFAULT_TUNE_TRIALS
-    tune_epochs: int = DEFAULT_TUNE_EPOCHS  # Each trial's cap; the Trainer keeps the preset's epochs.
+    # Each trial's epoch cap (the LSTM's, for wide-deep), None for the preset's; the Trainer keeps the preset's.
+    tune_epochs: int | None = None
 
     def __post_init__(self) -> None:
         if self.tune:

@@ -21,7 +21,7 @@ def _split(value: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from components.hyperparameters import DEFAULT_PRESET, PRESETS
-    from pipeline.config import DEFAULT_MIN_AUC, DEFAULT_TUNE_EPOCHS, DEFAULT_TUNE_TRIALS
+    from pipeline.config import DEFAULT_MIN_AUC, DEFAULT_TUNE_TRIALS
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                         help="'notebook': the notebook's network and training exactly; 'improved': "
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tuning.add_argument("--tune-trials", type=int, default=None, metavar="N",
                         help=f"trials, the first the preset itself (default: {DEFAULT_TUNE_TRIALS})")
     tuning.add_argument("--tune-epochs", type=int, default=None, metavar="N",
-                        help=f"each trial's maximum epochs (default: {DEFAULT_TUNE_EPOCHS})")
+                        help="each trial's maximum epochs (default: the preset's; early stopping ends a trial sooner)")
     parser.add_argument("--min-auc", type=float, default=DEFAULT_MIN_AUC,
                         help="blessing: lowest AUC on the eval split (default: %(default)s)")
     parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
@@ -57,7 +57,7 @@ def config_from(args: argparse.Namespace, **fields: Any):
     (Beam's arguments, caching). Raises ValueError for a setting the model cannot use."""
     from components.hyperparameters import hyperparameters_for
     from fakenews.commands import input_options
-    from pipeline.config import DEFAULT_TUNE_EPOCHS, DEFAULT_TUNE_TRIALS, PipelineConfig
+    from pipeline.config import DEFAULT_TUNE_TRIALS, PipelineConfig
 
     if not args.tune and (args.tune_trials is not None or args.tune_epochs is not None):
         raise ValueError("--tune-trials and --tune-epochs need --tune")
@@ -72,6 +72,6 @@ def config_from(args: argparse.Namespace, **fields: Any):
         min_auc=args.min_auc,
         tune=args.tune,
         tune_trials=DEFAULT_TUNE_TRIALS if args.tune_trials is None else args.tune_trials,
-        tune_epochs=DEFAULT_TUNE_EPOCHS if args.tune_epochs is None else args.tune_epochs,
+        tune_epochs=args.tune_epochs,
         **fields,
     )

@@ -8,7 +8,9 @@ Steps, on one data file:
      each trial's values and lowest validation loss (the train split's validation slice);
   3. the best trial's values trained as the Trainer would (the preset's epochs), and the
      untuned preset the same way, same seed: each one's validation loss and, on the eval split,
-     F1 (fake), macro F1, accuracy, AUC at its stored threshold.
+     F1 (fake), macro F1, accuracy, AUC at its stored threshold. --best-from takes the best
+     values of an earlier results file instead of searching again, and --seeds trains both
+     with other seeds.
 
 Run from the repository root:
     TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/bench_tune.py
@@ -65,6 +67,8 @@ def main() -> None:
     parser.add_argument("--reuse-run", action="store_true",
                         help="train on the Transform output of an earlier wide-deep run in --output")
     parser.add_argument("--no-final", action="store_true", help="skip step 3 (the full trainings and eval figures)")
+    parser.add_argument("--best-from", metavar="JSON", help="skip step 2: the best values of this earlier results file")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="step 3's seeds (default: the preset's)")
     parser.add_argument("--output", default=str(REPO_ROOT / "runs" / "bench_tune"))
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "tune.json"))
     args = parser.parse_args()
@@ -84,29 +88,41 @@ def main() -> None:
         results.write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
 
     with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        capped = dataclasses.replace(preset, epochs=args.epochs or preset.epochs)
-        search = tuning.searcher(capped, splits.train_transformed, args.trials, os.path.join(scratch, "tuner"))
-        search.search()
-        report["search_seconds"] = time.perf_counter() - started
-        trials = sorted(search.oracle.trials.values(), key=lambda trial: trial.trial_id)
-        report["trial_results"] = [{"trial": t.trial_id, "status": t.status, "val_loss": t.score,
-                                    **t.hyperparameters.values} for t in trials]
-        best = search.get_best_hyperparameters()[0].values
-        report["best"] = best
-        report["best_val_loss"] = trials_score = min(t.score for t in trials if t.score is not None)
-        report["preset_trial_val_loss"] = trials[0].score  # Trial 0 is the preset, same cap.
-        report["best_is_preset"] = bool(trials_score == trials[0].score)
-        write()
-        print(json.dumps(report, indent=2, default=float), flush=True)
+        if args.best_from:
+            report["best_from"] = args.best_from
+            best = json.loads(pathlib.Path(args.best_from).read_text(encoding="utf-8"))["best"]
+        else:
+            best = search(preset, args, splits, os.path.join(scratch, "tuner"), report)
+            write()
+            print(json.dumps(report, indent=2, default=float), flush=True)
         if args.no_final:
             return
-        report["tuned_full"] = train_and_score(search_space.apply(preset, best), splits, os.path.join(scratch, "tuned"))
-        write()
-        print("tuned", report["tuned_full"], flush=True)
-        report["preset_full"] = train_and_score(preset, splits, os.path.join(scratch, "preset"))
-        write()
-        print("preset", report["preset_full"], flush=True)
+        for seed in args.seeds or [preset.seed]:
+            seeded = dataclasses.replace(preset, seed=seed)
+            for name, hparams in (("tuned", search_space.apply(seeded, best)), ("preset", seeded)):
+                key = f"{name}_full" if seed == preset.seed else f"{name}_full_seed_{seed}"
+                report[key] = train_and_score(hparams, splits, os.path.join(scratch, f"{name}-{seed}"))
+                write()
+                print(key, report[key], flush=True)
+
+
+def search(preset: Hyperparameters, args: argparse.Namespace, splits: bench_models.Splits, directory: str,
+           report: dict) -> dict:
+    """Step 2: the search's trials into `report`; returns the best values."""
+    started = time.perf_counter()
+    capped = dataclasses.replace(preset, epochs=args.epochs or preset.epochs)
+    tuner = tuning.searcher(capped, splits.train_transformed, args.trials, directory)
+    tuner.search()
+    report["search_seconds"] = time.perf_counter() - started
+    trials = sorted(tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
+    report["trial_results"] = [{"trial": t.trial_id, "status": t.status, "val_loss": t.score,
+                                **t.hyperparameters.values} for t in trials]
+    best = tuner.get_best_hyperparameters()[0].values
+    report["best"] = best
+    report["best_val_loss"] = best_score = min(t.score for t in trials if t.score is not None)
+    report["preset_trial_val_loss"] = trials[0].score  # Trial 0 is the preset, same cap.
+    report["best_is_preset"] = bool(best_score == trials[0].score)
+    return best
 
 
 if __name__ == "__main__":

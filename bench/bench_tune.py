@@ -24,7 +24,6 @@ import dataclasses
 import json
 import os
 import pathlib
-import sys
 import tempfile
 import time
 

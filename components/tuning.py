@@ -60,6 +60,8 @@ class TrainerSearch(keras_tuner.Tuner):
 
 
 def searcher(hparams: Hyperparameters, examples: tf.data.Dataset, trials: int, directory: str) -> TrainerSearch:
+    """The search tuner_fn returns (bench/bench_tune.py runs it too): `trials` trials around
+    `hparams`, each trained at most `hparams.epochs` epochs, KerasTuner's records in `directory`."""
     return TrainerSearch(hparams, examples, trials, directory=directory, project_name="search", overwrite=True)
 
 

@@ -21,9 +21,9 @@ from components.checked_csv_example_gen import CheckedCsvExampleGen
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
+from components.search_space import tuner_config
 from components.tunable_trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, TunableTrainer
 from pipeline.code_version import code_fingerprint
-from components.search_space import tuner_config
 from pipeline.config import PREPROCESSING_FN, RUN_FN, TUNER_FN, Locations, PipelineConfig
 from preprocessing import features
 from preprocessing.transform import TFIDF, TRUNCATING

@@ -18,7 +18,7 @@ import tf_keras as keras
 from absl import logging
 from tfx import v1 as tfx
 
-from components import signatures, training_summary, warmup
+from components import search_space, signatures, training_summary, warmup
 from components.fused import can_fuse, fuse
 from components.hyperparameters import Hyperparameters, wide_part_alone
 from components.model import WIDE, build_model, compile_model, input_keys, parameter_count, serving_model
@@ -253,19 +253,25 @@ def train(
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
+    # The Tuner's best values (a KerasTuner HyperParameters config), when the pipeline tunes.
+    tuned = search_space.tuned_values(fn_args.hyperparameters) if fn_args.hyperparameters else {}
+    hparams = search_space.apply(hparams, tuned)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     result = train(hparams, read_examples(fn_args.train_files, tf_transform_output), fn_args.model_run_dir)
     signatures.export(result.model, tf_transform_output, result.threshold, fn_args.serving_model_dir,
                       trim_padding=hparams.mask_padding)
     warmup.write_from_examples(fn_args.serving_model_dir, fn_args.custom_config[warmup.SOURCE_KEY])
-    write_training_summary(fn_args.model_run_dir, hparams, result)
+    write_training_summary(fn_args.model_run_dir, hparams, result, tuned)
 
 
-def write_training_summary(model_run_dir: str, hparams: Hyperparameters, result: TrainingResult) -> None:
-    """What the run summary and the model card report about training."""
+def write_training_summary(model_run_dir: str, hparams: Hyperparameters, result: TrainingResult,
+                           tuned: dict[str, object] | None = None) -> None:
+    """What the run summary and the model card report about training; `tuned`: the
+    hyperparameters the Tuner chose (already in `hparams`), by name."""
     val_loss = result.history.get("val_loss", [])
     summary = {
         "hyperparameters": dataclasses.asdict(hparams),
+        "tuned": dict(tuned or {}),
         "epochs_run": len(result.epoch_seconds),
         "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
         "epoch_seconds": result.epoch_seconds,

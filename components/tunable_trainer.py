@@ -80,14 +80,16 @@ class TunableTrainerExecutor(trainer_executor.GenericExecutor):
 
 class TunableTrainer(base_component.BaseComponent):
     """tfx.components.Trainer (generic, run_fn) with epochs, batch_size and ensemble_size as
-    properties, each an int or a RuntimeParameter, and the raw examples as an input."""
+    properties, each an int or a RuntimeParameter, and the raw examples as an input (and, as
+    TFX's Trainer, optionally the Tuner's best_hyperparameters)."""
 
     SPEC_CLASS = TunableTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TunableTrainerExecutor)
 
     def __init__(self, examples: types.BaseChannel, raw_examples: types.BaseChannel, transform_graph: types.BaseChannel,
                  schema: types.BaseChannel, run_fn: str, train_args: trainer_pb2.TrainArgs, eval_args: trainer_pb2.EvalArgs,
-                 custom_config: dict[str, Any], epochs: Any, batch_size: Any, ensemble_size: Any):
+                 custom_config: dict[str, Any], epochs: Any, batch_size: Any, ensemble_size: Any,
+                 hyperparameters: types.BaseChannel | None = None):
         super().__init__(spec=TunableTrainerSpec(
             examples=examples,
             raw_examples=raw_examples,
@@ -100,6 +102,7 @@ class TunableTrainer(base_component.BaseComponent):
             epochs=epochs,
             batch_size=batch_size,
             ensemble_size=ensemble_size,
+            hyperparameters=hyperparameters,  # The Tuner's best, which run_fn applies over the preset's.
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
         ))

@@ -14,6 +14,7 @@ import dataclasses
 import posixpath
 from typing import Any
 
+from components import search_space
 from components.hyperparameters import DEFAULT_PRESET, PRESETS, Hyperparameters
 
 PIPELINE_NAME = "fakenews"
@@ -23,6 +24,7 @@ MODEL_NAME = "fakenews"  # The served model's name: TF Serving's /v1/models/<nam
 # runner (LocalDagRunner here, the pipeline image on Kubeflow).
 PREPROCESSING_FN = "preprocessing.transform.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
+TUNER_FN = "components.tuning.tuner_fn"
 
 # Beam's DirectRunner on one machine. in_memory beat multi_processing on every input we
 # measured (README, "Results"): these stages are small and worker start-up dominates.
@@ -38,6 +40,10 @@ DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1"
 # LIAR's real model scores below articles.csv's best shuffled one: for short claims like
 # LIAR's pass --min-auc 0.55 (its shuffled models scored below 0.52).
 DEFAULT_MIN_AUC = 0.8
+
+# The optional Tuner (issue 15): trials of the preset's sizes (components/search_space.py),
+# each about one Trainer run long (early stopping ends it), the first the preset itself.
+DEFAULT_TUNE_TRIALS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +75,15 @@ class PipelineConfig:
     compare_with_baseline: bool = True
     beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     enable_cache: bool = True
+    # A Tuner before the Trainer, which trains the preset with the best trial's sizes.
+    tune: bool = False
+    tune_trials: int = DEFAULT_TUNE_TRIALS
+    # Each trial's epoch cap (the LSTM's, for wide-deep), None for the preset's; the Trainer keeps the preset's.
+    tune_epochs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.tune:
+            search_space.check(self.hyperparameters, self.tune_trials, self.tune_epochs)
 
     def replace(self, **changes: Any) -> "PipelineConfig":
         return dataclasses.replace(self, **changes)

@@ -2,7 +2,9 @@ r"""`create_pipeline`: the one wiring of the TFX DAG, shared by the local and Ku
 
 CsvExampleGen (checks the raw CSV) -> StatisticsGen -> SchemaGen -> ExampleValidator
              \-> Transform -> Trainer -> ServedModelBaseline -> Evaluator -> Pusher
-                                     \----------------------/          \-> EvaluationReport
+                  \-> (Tuner) -/     \----------------------/          \-> EvaluationReport
+
+The Tuner runs only when the config says tune: the Trainer then trains its best hyperparameters.
 
 Every task is one that open-source Kubeflow Pipelines, Vertex AI and the local runner all run:
 no Resolver (components/baseline.py says why the baseline is the served model).
@@ -19,9 +21,10 @@ from components.checked_csv_example_gen import CheckedCsvExampleGen
 from components.evaluation import eval_config
 from components.pusher import AtomicPusher
 from components.report.component import EvaluationReport
+from components.search_space import tuner_config
 from components.tunable_trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, TunableTrainer
 from pipeline.code_version import code_fingerprint
-from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
+from pipeline.config import PREPROCESSING_FN, RUN_FN, TUNER_FN, Locations, PipelineConfig
 from preprocessing import features
 from preprocessing.transform import TFIDF, TRUNCATING
 
@@ -31,6 +34,7 @@ STATISTICS_GEN = "StatisticsGen"
 SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 TRANSFORM = "Transform"
+TUNER = "Tuner"
 TRAINER = "Trainer"
 SERVED_BASELINE = "ServedModelBaseline"
 EVALUATOR = "Evaluator"
@@ -104,6 +108,18 @@ def create_pipeline(
                        TFIDF: config.hyperparameters.wide,  # The wide part reads it.
                        "code": code_fingerprint(_module(PREPROCESSING_FN))},
     )
+    tuner = None
+    if config.tune:
+        tuner = tfx.components.Tuner(
+            tuner_fn=TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(splits=["train"]),  # Its validation slice is the objective's.
+            eval_args=tfx.proto.EvalArgs(splits=["eval"]),  # Required by the Tuner; tuner_fn never reads it.
+            custom_config={**tuner_config(config.hyperparameters, config.tune_trials, config.tune_epochs),
+                           "code": code_fingerprint(_module(TUNER_FN))},
+        ).with_id(TUNER)
     trainer = TunableTrainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -117,6 +133,7 @@ def create_pipeline(
         epochs=settings[EPOCHS],
         batch_size=settings[BATCH_SIZE],
         ensemble_size=settings[ENSEMBLE_SIZE],
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     ).with_id(TRAINER)
     serving_base = locations.serving_base(config.model_name)
     served_baseline = None
@@ -160,7 +177,7 @@ def create_pipeline(
         components=[
             component for component in (
                 example_gen, statistics_gen, schema_gen, example_validator, transform,
-                trainer, served_baseline, evaluator, evaluation_report, pusher,
+                tuner, trainer, served_baseline, evaluator, evaluation_report, pusher,
             ) if component is not None
         ],
         enable_cache=config.enable_cache,

@@ -19,7 +19,7 @@ from fakenews import cli
 from kubeflow import runner, task_entrypoint
 from pipeline import pipeline as wiring
 from pipeline.beam_presets import BeamSettings, beam_args
-from pipeline.config import PREPROCESSING_FN, RUN_FN, Locations, PipelineConfig
+from pipeline.config import PREPROCESSING_FN, RUN_FN, TUNER_FN, Locations, PipelineConfig
 from pipeline.run_folder import RunFolder
 
 IMAGE = "europe-docker.pkg.dev/my-project/pipelines/fakenews:0.1.0"
@@ -70,14 +70,12 @@ def locations() -> Locations:
     return runner.kubeflow_locations(PIPELINE_ROOT, DATA)
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory) -> Compiled:
+def compile_with_cli(out: pathlib.Path, *flags: str) -> Compiled:
     """One compilation through the CLI, as a user runs it; the output parsed strictly (a field
     the KFP protos do not define raises)."""
-    out = tmp_path_factory.mktemp("kfp")
     argv = ["compile-kubeflow", "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data", DATA,
             "--output", str(out / "pipeline.json"), "--beam-preset", "dataflow", *DATAFLOW_FLAGS,
-            "--manifests-dir", str(out / "manifests")]
+            "--manifests-dir", str(out / "manifests"), *flags]
     assert cli.main(argv) == 0
     text = (out / "pipeline.json").read_text(encoding="utf-8")
     job = json_format.Parse(text, pipeline_spec_pb2.PipelineJob())
@@ -85,6 +83,11 @@ def compiled(tmp_path_factory) -> Compiled:
     deployment = json_format.ParseDict(json_format.MessageToDict(spec.deployment_spec),
                                        pipeline_spec_pb2.PipelineDeploymentConfig())
     return Compiled(job, spec, deployment, text, out / "manifests")
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> Compiled:
+    return compile_with_cli(tmp_path_factory.mktemp("kfp"))
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +119,19 @@ def test_dependencies_follow_the_local_graph(compiled, local_pipeline):
     for node in local_pipeline.components:
         dependencies = {node_id(name) for name in compiled.tasks[node.id].dependent_tasks}
         assert dependencies == {upstream.id for upstream in node.upstream_nodes}, node.id
+
+
+def test_no_tuner_unless_asked(compiled):
+    assert wiring.TUNER not in compiled.tasks
+    assert "hyperparameters" not in compiled.tasks[wiring.TRAINER].inputs.artifacts
+
+
+def test_tuned_pipeline_trains_the_tuners_best(tmp_path):
+    tuned = compile_with_cli(tmp_path, "--preset", "wide-deep", "--tune", "--tune-trials", "3")
+    assert tuned.parameter(wiring.TUNER, "tuner_fn") == TUNER_FN
+    assert tuned.producer(wiring.TUNER, "examples") == (wiring.TRANSFORM, "transformed_examples")
+    assert tuned.producer(wiring.TRAINER, "hyperparameters") == (wiring.TUNER, "best_hyperparameters")
+    assert json.loads(tuned.parameter(wiring.TUNER, "custom_config"))["tune_trials"] == 3
 
 
 def test_trainer_after_transform(compiled):
@@ -228,6 +244,8 @@ def test_yaml_output_is_the_pipeline_spec_kfp_uploads(compiled, tmp_path):
     ({"--output": "pipeline.txt"}, "must end in .json (PipelineJob) or .yaml (PipelineSpec)"),
     ({"--beam-preset": "dataflow"}, "Beam preset 'dataflow' needs --dataflow-project"),
     ({"--model-pvc": "models"}, "add --manifests-dir"),
+    ({"--tune": "--preset=notebook"}, "preset 'notebook' has 300: tune improved, wide-deep or linear"),
+    ({"--tune-trials": "0"}, "--tune-trials and --tune-epochs need --tune"),
 ])
 def test_bad_flags_fail_before_compiling(change, message, capsys, monkeypatch):
     for variable in ("FAKENEWS_DATAFLOW_PROJECT", "FAKENEWS_DATAFLOW_REGION", "FAKENEWS_DATAFLOW_TEMP_LOCATION"):

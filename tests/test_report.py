@@ -352,6 +352,13 @@ def test_model_card_holds_data_model_metrics_and_limits(report):
         assert f"({figure})" in card
 
 
+def test_model_card_names_the_values_the_tuner_chose(report):
+    assert "Tuned:" not in model_card.render(report)
+    tuned = dataclasses.replace(report, training={**report.training, "tuned": {"lstm_units": 64, "wide_l2": 1e-06}})
+    assert ("- Tuned: the pipeline's Tuner chose `lstm_units=64`, `wide_l2=1e-06` by validation loss"
+            in model_card.render(tuned))
+
+
 def test_text_report_and_model_card_list_the_words_that_pushed_each_way(report):
     text = render.render_text(report)
     heading = render.explanation_heading(report)

@@ -82,6 +82,9 @@ def render(report: Report) -> str:
         [[split, f"{c.rows:,}", f"{c.unreliable:,}", f"{c.unreliable / c.rows:.1%}"]
          for split, c in report.splits.items()],
     )
+    tuned = training.get("tuned")  # Empty unless the pipeline ran its Tuner.
+    tuned_line = ("- Tuned: the pipeline's Tuner chose " + ", ".join(f"`{k}={v}`" for k, v in tuned.items())
+                  + " by validation loss, over the preset's (components/search_space.py).\n") if tuned else ""
     validation_loss = training["history"].get("val_loss", [])
     best = f"; best epoch {training['best_epoch']}, validation loss {min(validation_loss):.4f}" if validation_loss else ""
     table = slice_table(report)
@@ -95,6 +98,7 @@ def render(report: Report) -> str:
         f"{_ensemble_note(training)}; layers with weights, as served:\n\n{layers}\n\n"
         f"- Training: {training['epochs_run']} of at most {training['hyperparameters']['epochs']} epochs "
         f"(early stopping on the loss of a held-out part of the train split){best}.\n"
+        f"{tuned_line}"
         f"- Decision threshold: {report.served.threshold:.4g}, stored in the SavedModel: "
         "probability >= threshold is called `unreliable`.\n\n"
         f"{hyperparameters}",

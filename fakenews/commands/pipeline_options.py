@@ -21,7 +21,7 @@ def _split(value: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from components.hyperparameters import DEFAULT_PRESET, PRESETS
-    from pipeline.config import DEFAULT_MIN_AUC
+    from pipeline.config import DEFAULT_MIN_AUC, DEFAULT_TUNE_TRIALS
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
                         help="'notebook': the notebook's network and training exactly; 'improved': "
@@ -35,6 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ensemble-size", type=int, default=None, metavar="N",
                         help="copies of the network trained side by side and averaged (default: the model's, "
                         + ", ".join(f"{name} {hp.ensemble_size}" for name, hp in PRESETS.items()) + ")")
+    tuning = parser.add_argument_group("tuning (TFX's Tuner before the Trainer; components/search_space.py)")
+    tuning.add_argument("--tune", action="store_true",
+                        help="search the preset's sizes (embedding, LSTM and dense widths, LSTM dropout, the wide "
+                        "part's L2) for the lowest validation loss, starting from the preset's own; the Trainer "
+                        "trains the best (improved, wide-deep, linear)")
+    tuning.add_argument("--tune-trials", type=int, default=None, metavar="N",
+                        help=f"trials, the first the preset itself (default: {DEFAULT_TUNE_TRIALS})")
+    tuning.add_argument("--tune-epochs", type=int, default=None, metavar="N",
+                        help="each trial's maximum epochs (default: the preset's; early stopping ends a trial sooner)")
     parser.add_argument("--min-auc", type=float, default=DEFAULT_MIN_AUC,
                         help="blessing: lowest AUC on the eval split (default: %(default)s)")
     parser.add_argument("--split", type=_split, default=(2, 1), metavar="TRAIN:EVAL",
@@ -48,8 +57,10 @@ def config_from(args: argparse.Namespace, **fields: Any):
     (Beam's arguments, caching). Raises ValueError for a setting the model cannot use."""
     from components.hyperparameters import hyperparameters_for
     from fakenews.commands import input_options
-    from pipeline.config import PipelineConfig
+    from pipeline.config import DEFAULT_TUNE_TRIALS, PipelineConfig
 
+    if not args.tune and (args.tune_trials is not None or args.tune_epochs is not None):
+        raise ValueError("--tune-trials and --tune-epochs need --tune")
     return PipelineConfig(
         columns=input_options.columns_from(args),
         train_buckets=args.split[0],
@@ -59,5 +70,8 @@ def config_from(args: argparse.Namespace, **fields: Any):
         hyperparameters=hyperparameters_for(args.preset, epochs=args.epochs, batch_size=args.batch_size,
                                             ensemble_size=args.ensemble_size),
         min_auc=args.min_auc,
+        tune=args.tune,
+        tune_trials=DEFAULT_TUNE_TRIALS if args.tune_trials is None else args.tune_trials,
+        tune_epochs=args.tune_epochs,
         **fields,
     )

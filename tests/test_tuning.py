@@ -1,0 +1,123 @@
+"""The optional Tuner (`--tune`): its search over the preset's sizes, the Trainer applying the
+best values, and the wiring that adds it only when asked."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import keras_tuner
+import pytest
+from tfx import v1 as tfx
+
+from components import search_space, trainer, training_summary, tuning, warmup
+from components.hyperparameters import PRESETS, hyperparameters_for
+from fakenews import cli
+from pipeline import pipeline as wiring
+from pipeline.config import TUNER_FN, PipelineConfig
+from pipeline.run_folder import RunFolder
+
+# One small copy of the improved network for one epoch: enough to rank two trials on the fixture's articles.
+SMALL = hyperparameters_for("improved", ensemble_size=1)
+
+
+def _fixture_files(fixture_model) -> tuple[str, str]:
+    """The fixture model's transformed train split and its raw examples (tests/fixture_model.py's layout)."""
+    root = pathlib.Path(fixture_model.transform_output).parent.parent
+    return (str(root / "Transform" / "transformed_examples" / "Split-train" / "*"),
+            str(root / "CsvExampleGen" / "Split-train" / "*"))
+
+
+def test_search_space_is_the_presets_parts():
+    assert set(search_space.search_space(PRESETS["improved"])) == set(search_space.LSTM_SPACE)
+    assert set(search_space.search_space(PRESETS["linear"])) == set(search_space.WIDE_SPACE)
+    assert set(search_space.search_space(PRESETS["wide-deep"])) == {*search_space.LSTM_SPACE, *search_space.WIDE_SPACE}
+    with pytest.raises(ValueError, match="preset 'notebook' has 300"):
+        search_space.search_space(PRESETS["notebook"])
+
+
+def test_declared_defaults_are_the_presets_values():
+    assert search_space.declare(PRESETS["wide-deep"]).values == {
+        "embedding_dim": 32, "lstm_units": 32, "dense_units": 32, "dropout_lstm": 0.5, "wide_l2": 1e-5}
+
+
+def test_apply_sets_the_tuned_values_over_the_preset():
+    chosen = keras_tuner.HyperParameters()
+    chosen.Choice("lstm_units", [16, 32, 64], default=64)
+    chosen.Choice("dense_units", [16, 32, 64], default=16)
+    values = search_space.tuned_values(chosen.get_config())
+    tuned = search_space.apply(PRESETS["improved"], values)
+    assert (tuned.lstm_units, tuned.dense_units) == (64, (16,))
+    assert dataclasses.replace(tuned, lstm_units=32, dense_units=(32,)) == PRESETS["improved"]
+    with pytest.raises(ValueError, match="not in the search space: epochs"):
+        search_space.apply(PRESETS["improved"], {"epochs": 3})
+
+
+def test_config_rejects_a_search_that_cannot_run():
+    PipelineConfig(tune=True, hyperparameters=PRESETS["wide-deep"])
+    with pytest.raises(ValueError, match="at least 1 trial"):
+        PipelineConfig(tune=True, tune_trials=0)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        PipelineConfig(tune=True, tune_epochs=0)
+    with pytest.raises(ValueError, match="preset 'notebook'"):
+        PipelineConfig(tune=True, hyperparameters=PRESETS["notebook"])
+    PipelineConfig(hyperparameters=PRESETS["notebook"])  # Not tuned: nothing to check.
+
+
+def test_run_rejects_tune_for_the_notebook_preset(tmp_path, capsys):
+    assert cli.main(["run", "--data", str(tmp_path / "none.csv"), "--output", str(tmp_path / "run"),
+                     "--preset", "notebook", "--tune"]) == 2
+    assert capsys.readouterr().err.startswith("error: tuning tries embedding_dim in (16, 32, 64)")
+
+
+def _pipeline(tmp_path, config: PipelineConfig) -> tfx.dsl.Pipeline:
+    return wiring.create_pipeline(config, RunFolder(str(tmp_path)).locations(str(tmp_path / "data.csv")))
+
+
+def test_tuner_only_when_asked(tmp_path):
+    plain = {node.id: node for node in _pipeline(tmp_path, PipelineConfig()).components}
+    assert wiring.TUNER not in plain
+    assert "hyperparameters" not in plain[wiring.TRAINER].inputs
+
+    config = PipelineConfig(tune=True, tune_trials=3, tune_epochs=2, hyperparameters=PRESETS["wide-deep"])
+    nodes = {node.id: node for node in _pipeline(tmp_path, config).components}
+    tuner, trained = nodes[wiring.TUNER], nodes[wiring.TRAINER]
+    assert trained.inputs["hyperparameters"] is tuner.outputs["best_hyperparameters"]
+    assert tuner.exec_properties["tuner_fn"] == TUNER_FN
+    custom = json.loads(tuner.exec_properties["custom_config"])
+    hparams, trials = search_space.from_tuner_config(custom)
+    assert (trials, hparams) == (3, dataclasses.replace(PRESETS["wide-deep"], epochs=2))
+    assert custom["code"]  # Its own code fingerprint: editing the search re-runs it.
+
+
+def test_search_then_trainer_applies_the_best(fixture_model, tmp_path):
+    """tuner_fn's two-trial search on the fixture's articles, the first trial the preset, then
+    run_fn given the best hyperparameters as TFX's Trainer passes them."""
+    train_files, raw_files = _fixture_files(fixture_model)
+    result = tuning.tuner_fn(tfx.components.FnArgs(
+        train_files=[train_files], transform_graph_path=fixture_model.transform_output,
+        eval_files=[], working_dir=str(tmp_path / "tuner"),
+        custom_config=search_space.tuner_config(SMALL, trials=2, epochs=1)))
+    result.tuner.search(**result.fit_kwargs)
+
+    trials = sorted(result.tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
+    assert [trial.status for trial in trials] == ["COMPLETED", "COMPLETED"]
+    assert trials[0].hyperparameters.values == search_space.declare(SMALL).values
+    assert trials[1].hyperparameters.values != trials[0].hyperparameters.values
+    best = result.tuner.get_best_hyperparameters()[0]
+    assert best.values == min(trials, key=lambda trial: trial.score).hyperparameters.values
+    space = search_space.search_space(SMALL)
+    assert all(value in space[name] for name, value in best.values.items())
+
+    model_run = tmp_path / "model_run"
+    trainer.run_fn(tfx.components.FnArgs(
+        train_files=[train_files], transform_output=fixture_model.transform_output,
+        serving_model_dir=str(tmp_path / "model"), model_run_dir=str(model_run),
+        hyperparameters=best.get_config(),
+        custom_config={**dataclasses.replace(SMALL, epochs=1).as_custom_config(), warmup.SOURCE_KEY: raw_files}))
+    summary = training_summary.read(str(model_run))
+    assert summary["tuned"] == best.values
+    expected = search_space.apply(dataclasses.replace(SMALL, epochs=1), best.values)
+    assert summary["hyperparameters"]["lstm_units"] == expected.lstm_units
+    assert summary["hyperparameters"]["dense_units"] == list(expected.dense_units)

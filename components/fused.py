@@ -135,7 +135,7 @@ class GroupedLSTM(keras.layers.Layer):
         the loop has a gradient of the whole tensor at every turn, which made the backward
         pass (components/attribution.py) quadratic in the document's length.
         """
-        batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+        steps = tf.shape(inputs)[1]
         k, parts = STEPS_PER_ITERATION, self.parts
         # The words, row by row: row b's are its last lengths[b] steps.
         ends = tf.cumsum(lengths)  # Of each row's words among all words.

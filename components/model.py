@@ -31,7 +31,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from components.hyperparameters import Hyperparameters
-from components.keras_autograph import leave_tf_keras_unconverted
+from components.keras_autograph import leave_keras_and_ours_unconverted
 from preprocessing import features
 
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
@@ -186,7 +186,7 @@ def last_dense_name(hparams: Hyperparameters) -> str:
 
 def build_model(hparams: Hyperparameters) -> keras.Model:
     """The compiled training model: the `input_keys` features -> [batch, ensemble_size]."""
-    leave_tf_keras_unconverted()  # Before anything traces the model.
+    leave_keras_and_ours_unconverted()  # Before anything traces the model.
     keras.utils.set_random_seed(hparams.seed)
     inputs, deep = [], None
     if hparams.lstm:

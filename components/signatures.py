@@ -40,7 +40,9 @@ EXPLAIN_RULE = attribution.INTEGRATED_GRADIENTS
 
 
 class ServingModule(tf.Module):
-    """Holds the model, the Transform graph and the threshold, so the SavedModel tracks them."""
+    """Holds the model, the Transform graph and the threshold, so the SavedModel tracks them.
+
+    Its signatures are traced without AutoGraph (components/keras_autograph.py)."""
 
     def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, threshold: float,
                  trim_padding: bool = False):
@@ -102,14 +104,14 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name=key) for key in features.TEXT_KEYS
-    ])
+    ], autograph=False)
     def serve_raw_text(self, title: tf.Tensor, author: tf.Tensor, text: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = self._raw_from_strings(dict(zip(features.TEXT_KEYS, (title, author, text))))
         return self._predict(self.tft_layer(raw))
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name=key) for key in features.TEXT_KEYS
-    ])
+    ], autograph=False)
     def explain(self, title: tf.Tensor, author: tf.Tensor, text: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._explain(dict(zip(features.TEXT_KEYS, (title, author, text))))
 
@@ -141,12 +143,12 @@ class ServingModule(tf.Module):
         logits = self._view.wide.term_logits(ids, transformed[features.TFIDF_WEIGHTS_KEY])
         return text.pad_front(tfidf.spread_over_words(stems, ids, logits, self._term_ids), features.MAX_LENGTH)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
     def serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, self._raw_spec)
         return self._predict(self.tft_layer(raw))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
     def transform_features(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = tf.io.parse_example(examples, self._raw_spec)
         # A signature returns dense tensors only: the sparse TF-IDF stays inside the model's graph.

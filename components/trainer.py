@@ -251,11 +251,15 @@ def train(
                           parameter_count(model))
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
-    # The Tuner's best values (a KerasTuner HyperParameters config), when the pipeline tunes.
+def run_hyperparameters(fn_args: tfx.components.FnArgs) -> tuple[Hyperparameters, dict[str, object]]:
+    """(what to train, the Tuner's values by name): the pipeline's preset with the Tuner's best
+    values (a KerasTuner HyperParameters config) applied, when the pipeline tunes."""
     tuned = search_space.tuned_values(fn_args.hyperparameters) if fn_args.hyperparameters else {}
-    hparams = search_space.apply(hparams, tuned)
+    return search_space.apply(Hyperparameters.from_custom_config(fn_args.custom_config), tuned), tuned
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    hparams, tuned = run_hyperparameters(fn_args)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     result = train(hparams, read_examples(fn_args.train_files, tf_transform_output), fn_args.model_run_dir)
     signatures.export(result.model, tf_transform_output, result.threshold, fn_args.serving_model_dir,

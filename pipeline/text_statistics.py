@@ -51,7 +51,8 @@ def band_name(count: int) -> bytes:
     return f"{LENGTH_BANDS[index - 1] + 1}-{LENGTH_BANDS[index]}".encode()
 
 
-@tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 3)
+# No AutoGraph: the cleaning is TF ops only, and converting it costs trace time (components/keras_autograph.py).
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 3, autograph=False)
 def _clean(titles: tf.Tensor, authors: tf.Tensor, texts: tf.Tensor) -> tuple[tf.Tensor, ...]:
     """(row splits, stemmed words, title present, author present) of a batch."""
     tokens = text.tokenize(text.join_fields(titles, authors, texts))

@@ -56,6 +56,9 @@ def token_ids(document_stems: tf.RaggedTensor, truncating: str = "pre") -> tf.Te
     return text.pad_front(text.hash_tokens(document_stems), features.MAX_LENGTH, truncating)
 
 
+# Traced as written, without AutoGraph: the cleaning is TF ops only (its Python `if`s test
+# Python values), so the rewrite would change no graph and only cost trace time.
+@tf.autograph.experimental.do_not_convert
 def preprocessing_fn(
     inputs: Mapping[str, Tensor], custom_config: Mapping[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:

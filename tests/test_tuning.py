@@ -11,7 +11,7 @@ import keras_tuner
 import pytest
 from tfx import v1 as tfx
 
-from components import search_space, trainer, training_summary, tuning, warmup
+from components import search_space, trainer, tuning
 from components.hyperparameters import PRESETS, hyperparameters_for
 from fakenews import cli
 from pipeline import pipeline as wiring
@@ -22,11 +22,10 @@ from pipeline.run_folder import RunFolder
 SMALL = hyperparameters_for("improved", ensemble_size=1)
 
 
-def _fixture_files(fixture_model) -> tuple[str, str]:
-    """The fixture model's transformed train split and its raw examples (tests/fixture_model.py's layout)."""
+def _fixture_train_files(fixture_model) -> str:
+    """The fixture model's transformed train split (tests/fixture_model.py's layout)."""
     root = pathlib.Path(fixture_model.transform_output).parent.parent
-    return (str(root / "Transform" / "transformed_examples" / "Split-train" / "*"),
-            str(root / "CsvExampleGen" / "Split-train" / "*"))
+    return str(root / "Transform" / "transformed_examples" / "Split-train" / "*")
 
 
 def test_search_space_is_the_presets_parts():
@@ -93,8 +92,8 @@ def test_tuner_only_when_asked(tmp_path):
 
 def test_search_then_trainer_applies_the_best(fixture_model, tmp_path):
     """tuner_fn's two-trial search on the fixture's articles, the first trial the preset, then
-    run_fn given the best hyperparameters as TFX's Trainer passes them."""
-    train_files, raw_files = _fixture_files(fixture_model)
+    the values run_fn trains, given the best hyperparameters as TFX's Trainer passes them."""
+    train_files = _fixture_train_files(fixture_model)
     result = tuning.tuner_fn(tfx.components.FnArgs(
         train_files=[train_files], transform_graph_path=fixture_model.transform_output,
         eval_files=[], working_dir=str(tmp_path / "tuner"),
@@ -110,14 +109,9 @@ def test_search_then_trainer_applies_the_best(fixture_model, tmp_path):
     space = search_space.search_space(SMALL)
     assert all(value in space[name] for name, value in best.values.items())
 
-    model_run = tmp_path / "model_run"
-    trainer.run_fn(tfx.components.FnArgs(
-        train_files=[train_files], transform_output=fixture_model.transform_output,
-        serving_model_dir=str(tmp_path / "model"), model_run_dir=str(model_run),
-        hyperparameters=best.get_config(),
-        custom_config={**dataclasses.replace(SMALL, epochs=1).as_custom_config(), warmup.SOURCE_KEY: raw_files}))
-    summary = training_summary.read(str(model_run))
-    assert summary["tuned"] == best.values
-    expected = search_space.apply(dataclasses.replace(SMALL, epochs=1), best.values)
-    assert summary["hyperparameters"]["lstm_units"] == expected.lstm_units
-    assert summary["hyperparameters"]["dense_units"] == list(expected.dense_units)
+    # What run_fn trains when TFX's Trainer passes the best values (the e2e test trains them).
+    hparams, tuned = trainer.run_hyperparameters(tfx.components.FnArgs(
+        hyperparameters=best.get_config(), custom_config=SMALL.as_custom_config()))
+    assert tuned == best.values
+    assert hparams == search_space.apply(SMALL, best.values)
+    assert (hparams.lstm_units, hparams.dense_units) == (best.values["lstm_units"], (best.values["dense_units"],))

@@ -13,7 +13,8 @@ from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
 from components.model import LSTM, WIDE, build_model, lstm_columns, parameter_count, serving_model
 from components.hyperparameters import Hyperparameters, hyperparameters_for, wide_part_alone
-from preprocessing import features
+from preprocessing import features, porter, text
+from preprocessing.transform import preprocessing_fn
 
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
 
@@ -82,6 +83,18 @@ def test_a_single_network_has_no_blocks():
     model = build_model(hyperparameters_for("notebook", **SMALL))
     assert model.output.shape[-1] == 1
     assert model.get_layer(LSTM).cell.kernel_constraint is None
+
+
+def test_autograph_converts_neither_keras_nor_our_code():
+    """components/keras_autograph.py: once a model is built, AutoGraph calls Keras' and our
+    functions as written; the Transform's entry point is marked for processes that build none."""
+    from tensorflow.python.autograph.impl import api, conversion  # AutoGraph's own tests of the rules.
+
+    build_model(hyperparameters_for("notebook", **SMALL))
+    for function in (keras.layers.Dense.call, GroupedLSTM.call, trainer.drop_words, text.pad_front, porter.stem):
+        assert conversion.is_allowlisted(function), function
+    assert api.is_autograph_artifact(preprocessing_fn)
+    assert not conversion.is_allowlisted(_padded)  # The rules name our packages, not every module.
 
 
 def test_a_masked_bidirectional_network_ignores_the_padding_in_front():

@@ -10,8 +10,8 @@ later TensorFlow releases add exactly this rule; the graphs, and so the numbers,
 
 Our own packages get the same rule, for the same reason: their control flow is written as TF
 ops (tf.while_loop, tf.cond) and their Python `if`s and `for`s test Python values, so the
-rewrite changes no graph and costs only trace time (about a sixth of the fixture model's
-training and export: the stemmer and the attribution are long). Code that needed AutoGraph
+rewrite changes no graph and costs only trace time (the stemmer and the attribution are long:
+building the unit tests' fixture model took 47 s of CPU with it, 38 s without). Code that needed AutoGraph
 would fail loudly unconverted (a tensor used as a Python bool). The Transform's entry point,
 traced where this module is not imported, is marked itself (`preprocessing_fn`).
 """

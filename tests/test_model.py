@@ -88,7 +88,7 @@ def test_a_single_network_has_no_blocks():
 def test_autograph_converts_neither_keras_nor_our_code():
     """components/keras_autograph.py: once a model is built, AutoGraph calls Keras' and our
     functions as written; the Transform's entry point is marked for processes that build none."""
-    from tensorflow.python.autograph.impl import api, conversion  # AutoGraph's own tests of the rules.
+    from tensorflow.python.autograph.impl import api, conversion  # The predicates AutoGraph applies its rules with.
 
     build_model(hyperparameters_for("notebook", **SMALL))
     for function in (keras.layers.Dense.call, GroupedLSTM.call, trainer.drop_words, text.pad_front, porter.stem):

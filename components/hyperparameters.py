@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from components import decision_threshold
+
 _CUSTOM_CONFIG_KEY = "hyperparameters"
 JOININGS = ("joint", "residual")
 
@@ -48,7 +50,10 @@ class Hyperparameters:
     mask_padding: bool = False
     bucket_by_length: bool = False  # Batches of similar length, trimmed to their longest.
     balance_classes: bool = False  # Class weights from the train split's label balance.
-    tune_threshold: bool = False  # Decision threshold maximising F1 (fake) on validation (trainer.choose_threshold).
+    # The decision threshold chosen on the validation slice for threshold_metric (one of
+    # decision_threshold.METRICS) instead of the notebook's 0.5.
+    tune_threshold: bool = False
+    threshold_metric: str = "f1"
     seed: int = 42
     # The model's parts (components/model.py): the LSTM over the token ids, and the wide part, a
     # logistic regression over the document's TF-IDF (preprocessing/tfidf.py). With both, each
@@ -78,6 +83,9 @@ class Hyperparameters:
             raise ValueError("word_dropout needs mask_padding")
         if not (self.lstm or self.wide):
             raise ValueError("a model needs the lstm or the wide part")
+        if self.threshold_metric not in decision_threshold.METRICS:
+            raise ValueError(f"threshold_metric must be one of {', '.join(decision_threshold.METRICS)}, "
+                             f"got {self.threshold_metric!r}")
         if self.joining not in JOININGS:
             raise ValueError(f"joining must be one of {', '.join(JOININGS)}, got {self.joining!r}")
 

@@ -19,12 +19,12 @@ from absl import logging
 from tfx import v1 as tfx
 
 from components import search_space, signatures, training_summary, warmup
+from components.decision_threshold import NOTEBOOK_THRESHOLD, choose_threshold
 from components.fused import can_fuse, fuse
 from components.hyperparameters import Hyperparameters, wide_part_alone
 from components.model import WIDE, build_model, compile_model, input_keys, parameter_count, serving_model
 from preprocessing import features, text
 
-NOTEBOOK_THRESHOLD = 0.5  # The notebook's decision rule.
 # Documents are pre-padded to MAX_LENGTH; with masking, a batch is cut to its longest
 # document. Bucketing batches documents of similar length so few steps are padding.
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
@@ -109,68 +109,13 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     return {cls: float(len(labels) / (2 * count)) for cls, count in enumerate(counts)}
 
 
-def _f1_at_every_cut(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every distinct cut t of the rule `probability >= t`, and the F1 of class 1 at each.
-
-    Each cut is evaluated at once from cumulative counts over the probabilities sorted high to
-    low; only the last index of a run of equal probabilities is a real cut.
-    """
-    order = np.argsort(-probabilities, kind="stable")
-    sorted_probs, sorted_labels = probabilities[order], labels[order].astype(int)
-    true_pos = np.cumsum(sorted_labels)
-    predicted_pos = np.arange(1, len(sorted_labels) + 1)
-    last_of_tie = np.append(sorted_probs[1:] != sorted_probs[:-1], True)
-    f1 = 2 * true_pos / (predicted_pos + sorted_labels.sum())
-    return sorted_probs[last_of_tie], f1[last_of_tie]
-
-
-def f1_score_at(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> float:
-    predicted = probabilities >= threshold
-    true_pos = np.sum(predicted & (labels == 1))
-    denominator = predicted.sum() + np.sum(labels == 1)
-    return float(2 * true_pos / denominator) if denominator else 0.0
-
-
-def best_f1_threshold(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
-    """The threshold t maximising F1 of class 1 for the rule `probability >= t`, and that F1."""
-    if not np.any(labels == 1):
-        return NOTEBOOK_THRESHOLD, 0.0
-    cuts, f1 = _f1_at_every_cut(labels, probabilities)
-    best = int(np.argmax(f1))
-    return float(cuts[best]), float(f1[best])
-
-
-def choose_threshold(labels: np.ndarray, probabilities: np.ndarray, prior: float = NOTEBOOK_THRESHOLD,
-                     resamples: int = 200, seed: int = 0) -> tuple[float, float]:
-    """The F1-maximising threshold, up to what the validation slice can tell apart.
-
-    The one-standard-error rule: of the thresholds whose F1 is within one bootstrap standard
-    error of the best F1, the one closest to `prior`. With about a hundred fake articles in
-    the slice, the F1-maximising cut moved between 0.44 and 0.69 from seed to seed while its
-    F1 barely changed, and the far cuts scored worse on new data. Class weights make 0.5 the
-    network's natural cut, so among cuts the slice cannot tell apart, the one nearest 0.5 is
-    taken. Returns the threshold and its F1 on the slice.
-    """
-    if not np.any(labels == 1):
-        return prior, 0.0
-    cuts, f1 = _f1_at_every_cut(labels, probabilities)
-    cuts, f1 = np.append(cuts, prior), np.append(f1, f1_score_at(labels, probabilities, prior))
-    best = int(np.argmax(f1))
-    rng = np.random.default_rng(seed)
-    samples = rng.integers(0, len(labels), size=(resamples, len(labels)))
-    spread = np.std([f1_score_at(labels[rows], probabilities[rows], cuts[best]) for rows in samples])
-    close = np.flatnonzero(f1 >= f1[best] - spread)
-    chosen = close[np.argmin(np.abs(cuts[close] - prior))]
-    return float(cuts[chosen]), float(f1[chosen])
-
-
 @dataclasses.dataclass
 class TrainingResult:
     model: keras.Model  # The serving view: the model's inputs -> [batch, 1] (mean) probability.
     history: dict[str, list[float]]
     epoch_seconds: list[float]
     threshold: float
-    validation_f1: float | None
+    validation_score: float | None  # hparams.threshold_metric at the threshold, on the validation slice.
     parameter_count: int  # Of the copies together, not counting the zeros between them.
 
 
@@ -238,16 +183,17 @@ def train(
 
     # What is exported, and so what the threshold is chosen on.
     served = fuse(model, hparams) if can_fuse(hparams) else serving_model(model)
-    threshold, validation_f1 = NOTEBOOK_THRESHOLD, None
+    threshold, validation_score = NOTEBOOK_THRESHOLD, None
     if hparams.tune_threshold:
         scored = [
             (served(inputs, training=False).numpy().reshape(-1), label.numpy())
             for inputs, label in batches(validation_examples, hparams, training=False)
         ]
         probabilities, labels = (np.concatenate(column) for column in zip(*scored))
-        threshold, validation_f1 = choose_threshold(labels, probabilities)
-        logging.info("Decision threshold %.4f: F1 (fake) %.4f on the validation slice", threshold, validation_f1)
-    return TrainingResult(served, history.history, epoch_seconds, threshold, validation_f1,
+        threshold, validation_score = choose_threshold(labels, probabilities, hparams.threshold_metric)
+        logging.info("Decision threshold %.4f: %s %.4f on the validation slice", threshold,
+                     hparams.threshold_metric, validation_score)
+    return TrainingResult(served, history.history, epoch_seconds, threshold, validation_score,
                           parameter_count(model))
 
 
@@ -281,7 +227,7 @@ def write_training_summary(model_run_dir: str, hparams: Hyperparameters, result:
         "epoch_seconds": result.epoch_seconds,
         "history": {key: [float(v) for v in values] for key, values in result.history.items()},
         "threshold": result.threshold,
-        "validation_f1": result.validation_f1,
+        "validation_score": result.validation_score,
         "parameter_count": result.parameter_count,
     }
     training_summary.write(model_run_dir, summary)

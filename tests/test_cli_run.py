@@ -33,6 +33,15 @@ def test_model_options_override_the_preset():
     assert hparams.lstm_units == PRESETS["notebook"].lstm_units
 
 
+def test_threshold_for_sets_what_the_threshold_maximises():
+    assert run.config_from(_args()).hyperparameters.threshold_metric == "f1"
+    hparams = run.config_from(_args("--preset", "linear", "--threshold-for", "accuracy")).hyperparameters
+    assert (hparams.threshold_metric, hparams.tune_threshold) == ("accuracy", True)
+    # The notebook keeps its 0.5 unless asked.
+    assert not run.config_from(_args("--preset", "notebook")).hyperparameters.tune_threshold
+    assert run.config_from(_args("--preset", "notebook", "--threshold-for", "f1")).hyperparameters.tune_threshold
+
+
 def test_an_impossible_setting_is_a_one_line_error(capsys, tmp_path):
     assert cli.main(["run", "--data", "x.csv", "--output", str(tmp_path), "--ensemble-size", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: ensemble_size must be at least 1, got 0"

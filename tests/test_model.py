@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
-from sklearn.metrics import f1_score
 
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
@@ -144,16 +143,6 @@ def test_class_weights_make_each_class_half_of_the_loss():
     assert trainer.class_weights(np.zeros(10)) == {0: 1.0, 1: 1.0}
 
 
-def test_the_threshold_search_finds_the_best_f1_cut():
-    rng = np.random.default_rng(5)
-    labels = rng.integers(0, 2, 400)
-    probabilities = np.clip(labels * 0.3 + rng.normal(0.4, 0.2, 400), 0, 1).round(2)  # Ties too.
-    threshold, f1 = trainer.best_f1_threshold(labels, probabilities)
-    assert f1 == pytest.approx(f1_score(labels, probabilities >= threshold))
-    brute_force = max(f1_score(labels, probabilities >= cut) for cut in np.unique(probabilities))
-    assert f1 == pytest.approx(brute_force)
-
-
 @pytest.mark.parametrize("bidirectional, ensemble_size, dense_units", [
     (True, 3, (4,)), (True, 1, (4,)), (False, 2, (4,)), (True, 2, (5, 3)), (True, 2, ()),
 ])
@@ -192,21 +181,6 @@ def test_the_parameter_count_leaves_out_the_zeros_between_copies():
     three = build_model(hyperparameters_for("improved", ensemble_size=3, **SMALL))
     assert parameter_count(three) == 3 * parameter_count(one) == 3 * one.count_params()
     assert three.count_params() > parameter_count(three)
-
-
-def test_the_chosen_threshold_is_the_best_unless_the_slice_cannot_tell():
-    rng = np.random.default_rng(8)
-    labels = rng.integers(0, 2, 2000)
-    # Well separated: F1 is flat between the classes, and the cut nearest 0.5 is taken.
-    flat = np.where(labels == 1, rng.uniform(0.7, 1.0, 2000), rng.uniform(0.0, 0.3, 2000))
-    threshold, f1 = trainer.choose_threshold(labels, flat)
-    assert threshold == 0.5 and f1 == 1.0
-    # A clear optimum far from 0.5 is kept.
-    shifted = np.clip(labels * 0.15 + rng.normal(0.1, 0.03, 2000), 0, 1)
-    threshold, f1 = trainer.choose_threshold(labels, shifted)
-    best, best_f1 = trainer.best_f1_threshold(labels, shifted)
-    assert threshold < 0.3 and abs(threshold - best) < 0.05 and f1 >= best_f1 - 0.02
-    assert f1 == pytest.approx(f1_score(labels, shifted >= threshold))
 
 
 def _tfidf(rng: np.random.Generator, terms_per_document: list[int]) -> tuple[tf.SparseTensor, tf.SparseTensor]:

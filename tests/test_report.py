@@ -359,6 +359,16 @@ def test_model_card_names_the_values_the_tuner_chose(report):
             in model_card.render(tuned))
 
 
+def test_model_card_says_what_the_threshold_was_chosen_for(report):
+    def card(**hyperparameters) -> str:
+        training = {**report.training, "hyperparameters": {**report.training["hyperparameters"], **hyperparameters}}
+        return model_card.render(dataclasses.replace(report, training=training))
+
+    assert "is called `unreliable` (the notebook's)." in card(tune_threshold=False)
+    assert "chosen for F1 of `unreliable` on the validation slice" in card(tune_threshold=True, threshold_metric="f1")
+    assert "chosen for accuracy on the validation slice" in card(tune_threshold=True, threshold_metric="accuracy")
+
+
 def test_text_report_and_model_card_list_the_words_that_pushed_each_way(report):
     text = render.render_text(report)
     heading = render.explanation_heading(report)

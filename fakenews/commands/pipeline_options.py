@@ -20,6 +20,7 @@ def _split(value: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from components import decision_threshold
     from components.hyperparameters import DEFAULT_PRESET, PRESETS
     from pipeline.config import DEFAULT_MIN_AUC, DEFAULT_TUNE_TRIALS
 
@@ -32,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="maximum epochs; early stopping may end sooner (default: the model's, "
                         + ", ".join(f"{name} {hp.epochs}" for name, hp in PRESETS.items()) + ")")
     parser.add_argument("--batch-size", type=int, default=None, help="(default: the model's, 64)")
+    parser.add_argument("--threshold-for", choices=decision_threshold.METRICS, default=None,
+                        help="what the decision threshold maximises on the train split's validation slice: "
+                        "'f1', F1 of the unreliable class, or 'accuracy' (default: f1; 'notebook' keeps "
+                        "the notebook's 0.5 unless this is given)")
     parser.add_argument("--ensemble-size", type=int, default=None, metavar="N",
                         help="copies of the network trained side by side and averaged (default: the model's, "
                         + ", ".join(f"{name} {hp.ensemble_size}" for name, hp in PRESETS.items()) + ")")
@@ -68,7 +73,8 @@ def config_from(args: argparse.Namespace, **fields: Any):
         truncating=args.truncating,
         drop_invalid=args.drop_invalid,
         hyperparameters=hyperparameters_for(args.preset, epochs=args.epochs, batch_size=args.batch_size,
-                                            ensemble_size=args.ensemble_size),
+                                            ensemble_size=args.ensemble_size, threshold_metric=args.threshold_for,
+                                            tune_threshold=True if args.threshold_for else None),
         min_auc=args.min_auc,
         tune=args.tune,
         tune_trials=DEFAULT_TUNE_TRIALS if args.tune_trials is None else args.tune_trials,

@@ -51,7 +51,7 @@ def main() -> None:
             config = PipelineConfig(beam_args=beam_args, hyperparameters=hyperparameters_for(epochs=args.epochs),
                                     enable_cache=False)
             started = time.perf_counter()
-            _, durations = local_runner.run(config, str(data), RunFolder(os.path.join(work, mode)))
+            durations = local_runner.run(config, str(data), RunFolder(os.path.join(work, mode)))
             results[mode] = {"total_seconds": time.perf_counter() - started, "components": durations,
                              "beam_components_seconds": sum(durations.get(c, 0.0) for c in BEAM_COMPONENTS)}
     report = {"rows": args.rows, "epochs": args.epochs, "load_average_at_end": os.getloadavg(), "results": results}

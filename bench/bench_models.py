@@ -50,7 +50,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score  # noqa: E402
 
-from components import signatures, trainer  # noqa: E402
+from components import decision_threshold, signatures, trainer  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 from pipeline import pipeline as dag  # noqa: E402
 from components.hyperparameters import DEFAULT_PRESET, PRESETS, hyperparameters_for  # noqa: E402
@@ -67,7 +67,7 @@ PRESET_NAMES = ("notebook", "improved", "linear", "wide-deep")
 SEEDS = (42, 1, 2)
 DATA_FILES = ("articles.csv", "liar_binary.csv")
 SUMMARISED = ("f1_fake", "macro_f1", "accuracy", "precision", "recall", "auc", "threshold", "train_seconds",
-              "epochs_run", "validation_loss", "validation_f1")
+              "epochs_run", "validation_loss", "validation_score")
 LATENCY_CALLS = 300
 LATENCY_RUNS = 3  # Child processes measuring serving latency; figures are their median.
 THROUGHPUT_BATCHES = 20
@@ -134,8 +134,9 @@ def score_model(model_dir: str, records: list[bytes]) -> tuple[np.ndarray, np.nd
     return np.concatenate(probabilities), np.concatenate(predicted)
 
 
-def train_variant(name: str, splits: Splits, export_dir: str, seed: int) -> dict[str, object]:
-    hparams = hyperparameters_for(name, seed=seed)
+def train_variant(name: str, splits: Splits, export_dir: str, seed: int,
+                  threshold_metric: str = "f1") -> dict[str, object]:
+    hparams = hyperparameters_for(name, seed=seed, threshold_metric=threshold_metric)
     started = time.perf_counter()
     result = trainer.train(hparams, splits.train_transformed, verbose=2)
     train_seconds = time.perf_counter() - started
@@ -147,7 +148,8 @@ def train_variant(name: str, splits: Splits, export_dir: str, seed: int) -> dict
         "epochs_run": len(result.epoch_seconds),
         "best_epoch": int(np.argmin(val_loss)) + 1,
         "validation_loss": float(np.min(val_loss)),  # The train split's validation slice: what choices were made on.
-        "validation_f1": result.validation_f1,
+        "threshold_metric": hparams.threshold_metric,
+        "validation_score": result.validation_score,  # threshold_metric at the threshold.
         "seconds_per_epoch": float(np.mean(result.epoch_seconds)),
         "epoch_seconds": result.epoch_seconds,
         "train_seconds": train_seconds,
@@ -162,9 +164,10 @@ def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
             "std": {key: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for key, v in figures.items() if v}}
 
 
-def tfidf_baseline(splits: Splits, tuned: bool) -> dict[str, float]:
+def tfidf_baseline(splits: Splits, tuned: bool, threshold_metric: str = "f1") -> dict[str, float]:
     """TF-IDF + LR on the notebook's cleaned, stemmed text; tuned: sublinear TF, C=10 and the
-    threshold chosen on the train split's validation slice (every k-th row, as the Trainer)."""
+    threshold maximising threshold_metric on the train split's validation slice (every k-th
+    row, as the Trainer)."""
     def documents(records: list[bytes]) -> tuple[list[str], np.ndarray]:
         columns, labels = raw_columns(records)
         docs = [" ".join(reference.clean(reference.join_fields(*fields)))
@@ -181,7 +184,7 @@ def tfidf_baseline(splits: Splits, tuned: bool) -> dict[str, float]:
         vectorizer = TfidfVectorizer(sublinear_tf=True)
         model = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(fit_docs), train_labels[~held_out])
         validation = model.predict_proba(vectorizer.transform([d for d, h in zip(train_docs, held_out) if h]))[:, 1]
-        threshold, _ = trainer.best_f1_threshold(train_labels[held_out], validation)
+        threshold, _ = decision_threshold.best_threshold(train_labels[held_out], validation, threshold_metric)
         vectorizer_all = vectorizer
     else:
         vectorizer_all = TfidfVectorizer()
@@ -261,7 +264,7 @@ def latency_in_children(model_base: str, article: dict[str, str], batch: list[di
 
 
 def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], latency_runs: int,
-                  reuse_run: bool = False) -> dict:
+                  reuse_run: bool = False, threshold_metric: str = "f1") -> dict:
     """Steps 1-4 for one data file, and step 5 if latency_runs > 0. reuse_run: skip step 1 and
     train on the Transform output an earlier run left in `output` (no run time is reported)."""
     folder = RunFolder(output)
@@ -270,7 +273,7 @@ def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], 
         started = time.perf_counter()
         # wide-deep: the one preset whose Transform output holds every preset's features.
         config = PipelineConfig(enable_cache=False, hyperparameters=PRESETS["wide-deep"])
-        _, durations = local_runner.run(config, data, folder)
+        durations = local_runner.run(config, data, folder)
         run_seconds = time.perf_counter() - started
         print(f"{data}: wide-deep pipeline run {run_seconds:.0f} s", flush=True)
 
@@ -285,7 +288,7 @@ def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], 
             runs = []
             for index, seed in enumerate(seeds):
                 model_base = os.path.join(exports, f"{name}-{seed}")
-                run = train_variant(name, splits, os.path.join(model_base, "1"), seed)
+                run = train_variant(name, splits, os.path.join(model_base, "1"), seed, threshold_metric)
                 probabilities, predicted = score_model(os.path.join(model_base, "1"), splits.eval_raw)
                 run.update(classification_metrics(eval_labels, probabilities, predicted))
                 if latency_runs and index == 0:
@@ -294,7 +297,7 @@ def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], 
                 print(data, name, json.dumps(run, default=float), flush=True)
             results[name] = {"runs": runs, **summarise(runs)}
     results["tfidf_lr_default"] = tfidf_baseline(splits, tuned=False)
-    results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True)
+    results["tfidf_lr_tuned"] = tfidf_baseline(splits, tuned=True, threshold_metric=threshold_metric)
     return {
         "data": data,
         "train_rows": len(splits.train_raw),
@@ -304,6 +307,7 @@ def bench_dataset(data: str, output: str, presets: list[str], seeds: list[int], 
         "default_run_components": durations,
         "median_article_tokens": len(reference.clean(reference.join_fields(*article.values()))),
         "seeds": list(seeds),
+        "threshold_metric": threshold_metric,
         "results": results,
     }
 
@@ -316,6 +320,8 @@ def main() -> None:
     parser.add_argument("--latency-runs", type=int, default=LATENCY_RUNS, help="child processes per model (0: none)")
     parser.add_argument("--reuse-run", action="store_true",
                         help="train on the Transform output of an earlier run in --output instead of running the pipeline")
+    parser.add_argument("--threshold-for", choices=decision_threshold.METRICS, default="f1",
+                        help="what each model's decision threshold maximises on the validation slice")
     parser.add_argument("--output", default=str(REPO_ROOT / "runs" / "bench_models"))
     parser.add_argument("--results", default=str(REPO_ROOT / "bench" / "results" / "models.json"))
     parser.add_argument("--latency-of", metavar="MODEL_BASE", help=argparse.SUPPRESS)  # The child's job.
@@ -331,7 +337,7 @@ def main() -> None:
         name = pathlib.Path(data).name
         report["datasets"][name] = bench_dataset(data, os.path.join(args.output, pathlib.Path(data).stem),
                                                  args.presets, args.seeds, args.latency_runs if index == 0 else 0,
-                                                 args.reuse_run)
+                                                 args.reuse_run, args.threshold_for)
         pathlib.Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(args.results).write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
         print(markdown_table(report["datasets"][name]), flush=True)

@@ -1,6 +1,6 @@
 """The default pipeline at the Kaggle file's size and beyond (issue 17, item 5): wall time per
 component, peak memory, eval AUC/F1 and cost per 1,000 articles. Writes bench/results/scale.json
-and prints a Markdown table.
+and prints a Markdown table. `--preset` runs another model preset's pipeline instead.
 
 The inputs are Kaggle-shaped (its Fake News schema `id,title,author,text,label`), built into a
 temporary folder and deleted afterwards: each row draws a lognormal target length (LOGNORMAL_SIGMA,
@@ -10,10 +10,11 @@ file), drawn at random, until the target is reached;
 title and author are the first article's. The rows reuse the 6,859 articles, so an eval row
 shares articles with train rows: the AUC is an upper bound on what new articles would give.
 
-Each size is one run of the default pipeline (cache off) in a fresh child process, so its peak
-RSS and CPU time (os.wait4) are that run's alone.
+Each size is one run of the pipeline (cache off) in a fresh child process, so its peak RSS and
+CPU time (os.wait4) are that run's alone.
 
     python bench/bench_scale.py --rows 5200 20800
+    python bench/bench_scale.py --preset linear --rows 20800 104000 --results bench/results/scale_linear.json
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from components.hyperparameters import DEFAULT_PRESET, PRESETS  # noqa: E402  (plain Python, no TensorFlow)
 
 RESULTS = REPO / "bench" / "results" / "scale.json"
 TARGET_MEAN_CHARS = 4_500  # The Kaggle train.csv's mean text length.
@@ -92,9 +95,10 @@ def generate(target: pathlib.Path, rows: int) -> dict[str, float]:
             "file_mb": round(target.stat().st_size / 1e6, 1)}
 
 
-def child(data: str, output: str, figures: str) -> None:
-    """One pipeline run, in this (fresh) process; its figures go to the JSON file `figures`."""
+def child(data: str, output: str, figures: str, preset: str) -> None:
+    """One pipeline run of `preset`, in this (fresh) process; its figures go to the JSON file `figures`."""
     from components import training_summary
+    from components.hyperparameters import hyperparameters_for
     from pipeline import local_runner
     from pipeline import pipeline as dag
     from pipeline.config import PIPELINE_NAME, PipelineConfig
@@ -103,7 +107,8 @@ def child(data: str, output: str, figures: str) -> None:
 
     folder = RunFolder(output)
     started = time.monotonic()
-    durations = local_runner.run(PipelineConfig(enable_cache=False), data, folder)
+    config = PipelineConfig(enable_cache=False, hyperparameters=hyperparameters_for(preset))
+    durations = local_runner.run(config, data, folder)
     seconds = time.monotonic() - started
     summary = collect(folder.metadata_path, PIPELINE_NAME, durations)
     _, outputs = latest_run_outputs(folder.metadata_path, PIPELINE_NAME)
@@ -121,11 +126,11 @@ def child(data: str, output: str, figures: str) -> None:
     }))
 
 
-def measure(data: pathlib.Path, work: pathlib.Path, rows: int) -> dict:
+def measure(data: pathlib.Path, work: pathlib.Path, rows: int, preset: str) -> dict:
     from child_usage import run_child  # bench/, this script's folder
 
     figures = work / "figures.json"
-    used = run_child([sys.executable, __file__, "--child", str(data), str(work / "run"), str(figures)])
+    used = run_child([sys.executable, __file__, "--child", str(data), str(work / "run"), str(figures), preset])
     if used.status:
         raise SystemExit(f"error: the pipeline run on {rows} rows failed (status {used.status}); "
                          f"log: {work / 'run' / 'run.log'}")
@@ -154,7 +159,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[5200, 20800, 104000])
     parser.add_argument("--results", type=pathlib.Path, default=RESULTS, help="JSON file to write (default: %(default)s)")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=tuple(PRESETS),
+                        help="the model preset the pipeline trains (default: %(default)s, the pipeline's)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -167,7 +174,7 @@ def main() -> int:
             data = work / "data" / "train.csv"
             profile = generate(data, rows)
             print(json.dumps({"rows": rows, "profile": profile}), flush=True)
-            results.append({"rows": rows, "profile": profile, **measure(data, work, rows)})
+            results.append({"rows": rows, "profile": profile, **measure(data, work, rows, args.preset)})
             print(json.dumps(results[-1]), flush=True)
         finally:
             shutil.rmtree(work)
@@ -175,6 +182,7 @@ def main() -> int:
         args.results.write_text(json.dumps({
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+            "preset": args.preset,
             "input": {"target_mean_chars": TARGET_MEAN_CHARS, "lognormal_sigma": LOGNORMAL_SIGMA, "seed": SEED,
                       "source": "articles.csv, whole articles of one label joined"},
             "results": results,

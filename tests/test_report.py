@@ -359,14 +359,20 @@ def test_model_card_names_the_values_the_tuner_chose(report):
             in model_card.render(tuned))
 
 
-def test_model_card_says_what_the_threshold_was_chosen_for(report):
-    def card(**hyperparameters) -> str:
+def test_report_and_model_card_say_what_the_threshold_was_chosen_for(report):
+    def rendered(**hyperparameters) -> tuple[str, str]:
         training = {**report.training, "hyperparameters": {**report.training["hyperparameters"], **hyperparameters}}
-        return model_card.render(dataclasses.replace(report, training=training))
+        changed = dataclasses.replace(report, training=training)
+        return render.render_text(changed), model_card.render(changed)
 
-    assert "is called `unreliable` (the notebook's)." in card(tune_threshold=False)
-    assert "chosen for F1 of `unreliable` on the validation slice" in card(tune_threshold=True, threshold_metric="f1")
-    assert "chosen for accuracy on the validation slice" in card(tune_threshold=True, threshold_metric="accuracy")
+    for changes, said in (({"tune_threshold": False}, "the notebook's rule"),
+                           ({"tune_threshold": True, "threshold_metric": "f1"},
+                            "chosen for F1 of `unreliable` on the validation slice of the train split"),
+                           ({"tune_threshold": True, "threshold_metric": "accuracy"},
+                            "chosen for accuracy on the validation slice of the train split")):
+        text, card = rendered(**changes)
+        assert f"is called unreliable; {said})" in text
+        assert f"is called `unreliable`; {said} (components/decision_threshold.py)." in card
 
 
 def test_text_report_and_model_card_list_the_words_that_pushed_each_way(report):

@@ -12,7 +12,7 @@ from components.report import layout
 from components.report.inputs import Report
 from components.report.metrics import format_classification_report
 from components.report.render import (blessing_lines, explanation_heading, explanation_table, slice_table,
-                                       slice_table_notes)
+                                       slice_table_notes, threshold_choice)
 from preprocessing import features
 
 # Below this many eval examples a slice's AUC or F1 can swing by tenths between runs.
@@ -66,18 +66,6 @@ def _ensemble_note(training: dict[str, Any]) -> str:
             "layers count below)")
 
 
-_THRESHOLD_METRICS = {"f1": "F1 of `unreliable`", "accuracy": "accuracy"}
-
-
-def _threshold_note(training: dict[str, Any]) -> str:
-    hyperparameters = training["hyperparameters"]
-    if not hyperparameters.get("tune_threshold"):
-        return " (the notebook's)"
-    # Runs from before the choice of metric chose for F1.
-    metric = _THRESHOLD_METRICS[hyperparameters.get("threshold_metric", "f1")]
-    return f"; chosen for {metric} on the validation slice of the train split (components/decision_threshold.py)"
-
-
 def render(report: Report) -> str:
     training = report.training
     hyperparameters = markdown_table(
@@ -112,7 +100,8 @@ def render(report: Report) -> str:
         f"(early stopping on the loss of a held-out part of the train split){best}.\n"
         f"{tuned_line}"
         f"- Decision threshold: {report.served.threshold:.4g}, stored in the SavedModel: "
-        f"probability >= threshold is called `unreliable`{_threshold_note(training)}.\n\n"
+        f"probability >= threshold is called `unreliable`; {threshold_choice(training)} "
+        "(components/decision_threshold.py).\n\n"
         f"{hyperparameters}",
         "## Data\n\n"
         f"- Source: `{report.data_source}`\n"

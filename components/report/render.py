@@ -111,6 +111,19 @@ def explanation_heading(report: Report) -> str:
             f"{explanations.EXPLAINED_ARTICLES:,} of them; explain signature)")
 
 
+_THRESHOLD_METRICS = {"f1": "F1 of `unreliable`", "accuracy": "accuracy"}
+
+
+def threshold_choice(training: dict[str, Any]) -> str:
+    """How the served threshold was set, from the training summary's hyperparameters."""
+    hyperparameters = training["hyperparameters"]
+    if not hyperparameters.get("tune_threshold"):
+        return "the notebook's rule"
+    # Runs from before the choice of metric chose for F1.
+    metric = _THRESHOLD_METRICS[hyperparameters.get("threshold_metric", "f1")]
+    return f"chosen for {metric} on the validation slice of the train split"
+
+
 def render_text(report: Report) -> str:
     overall = report.evaluation.slices[OVERALL_SLICE].confusion
     unreliable = overall.tp + overall.fn
@@ -120,7 +133,7 @@ def render_text(report: Report) -> str:
         f"Model:      {report.model_uri}\n"
         f"Training:   {training_line(report.training)}\n"
         f"Threshold:  {report.served.threshold:.4g} (stored in the SavedModel: probability >= threshold "
-        f"is called unreliable)\n"
+        f"is called unreliable; {threshold_choice(report.training)})\n"
         f"Eval split: {overall.total:,} articles, {unreliable:,} unreliable "
         f"({unreliable / overall.total:.1%})",
         f"Classification report (eval split, threshold {report.served.threshold:.4g})\n\n"

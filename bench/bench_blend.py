@@ -51,11 +51,7 @@ def validation_scores(result: trainer.TrainingResult, hparams: Hyperparameters,
                       splits: bench_models.Splits) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) of the validation slice, in the slice's order (no length buckets)."""
     _, validation = trainer.split_train_validation(splits.train_transformed, hparams.validation_fraction)
-    in_order = dataclasses.replace(hparams, bucket_by_length=False)
-    scored = [(result.model(inputs, training=False).numpy().reshape(-1), label.numpy())
-              for inputs, label in trainer.batches(validation, in_order, training=False)]
-    probabilities, labels = (np.concatenate(column) for column in zip(*scored))
-    return probabilities, labels
+    return trainer.scores(result.model, validation, dataclasses.replace(hparams, bucket_by_length=False))
 
 
 def _at_chosen_threshold(validation: tuple[np.ndarray, np.ndarray], eval_probabilities: np.ndarray,

@@ -109,6 +109,15 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     return {cls: float(len(labels) / (2 * count)) for cls, count in enumerate(counts)}
 
 
+def scores(served: keras.Model, examples: tf.data.Dataset, hparams: Hyperparameters) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, labels) of `served` over (features, label) examples, batched as for
+    validation (in `examples`' order unless hparams buckets by length)."""
+    scored = [(served(inputs, training=False).numpy().reshape(-1), label.numpy())
+              for inputs, label in batches(examples, hparams, training=False)]
+    probabilities, labels = (np.concatenate(column) for column in zip(*scored))
+    return probabilities, labels
+
+
 @dataclasses.dataclass
 class TrainingResult:
     model: keras.Model  # The serving view: the model's inputs -> [batch, 1] (mean) probability.
@@ -185,11 +194,7 @@ def train(
     served = fuse(model, hparams) if can_fuse(hparams) else serving_model(model)
     threshold, validation_score = NOTEBOOK_THRESHOLD, None
     if hparams.tune_threshold:
-        scored = [
-            (served(inputs, training=False).numpy().reshape(-1), label.numpy())
-            for inputs, label in batches(validation_examples, hparams, training=False)
-        ]
-        probabilities, labels = (np.concatenate(column) for column in zip(*scored))
+        probabilities, labels = scores(served, validation_examples, hparams)
         threshold, validation_score = choose_threshold(labels, probabilities, hparams.threshold_metric)
         logging.info("Decision threshold %.4f: %s %.4f on the validation slice", threshold,
                      hparams.threshold_metric, validation_score)

@@ -2,9 +2,10 @@
 
 Steps (one run; ~15-30 minutes on 2 busy cores):
   1. articles.csv split as the pipeline's ExampleGen splits it (its own conversion and
-     partition code, tests/test_split_stability.py); the default model trained on the train
-     split and exported by the pipeline's Trainer code, without Beam (tests/fixture_model.py's
-     steps, all epochs of the preset);
+     partition code, tests/test_split_stability.py); the fixture's model (`improved`, the
+     LSTM: the rules below are taken over its word vectors) trained on the train split and
+     exported by the pipeline's Trainer code, without Beam (tests/fixture_model.py's steps, all
+     epochs of the preset);
   2. faithfulness, the deletion test (tests/explain_checks.py): for every eval-split article the
      model calls unreliable (with more than 5 words), the 5 words with the largest attribution
      toward unreliable are deleted, and separately 10 sets of 5 random words of the same
@@ -68,31 +69,32 @@ def split_rows(work: pathlib.Path) -> tuple[pathlib.Path, list[dict[str, str]]]:
 
 
 def trained_model(work: pathlib.Path, train_csv: pathlib.Path) -> str:
-    """The pushed SavedModel of the default model trained on the train split (reused if there)."""
+    """The pushed SavedModel of the fixture's model trained on the train split (reused if there)."""
     from components.hyperparameters import hyperparameters_for
     from serving.version_folders import list_versions
-    from tests.fixture_model import build
+    from tests.fixture_model import FIXTURE_PRESET, build
 
     model_root = work / "model"
     serving_base = model_root / "serving" / "fakenews"
     if not (serving_base.exists() and list_versions(str(serving_base))):
-        build(train_csv, model_root, epochs=hyperparameters_for().epochs)
+        build(train_csv, model_root, epochs=hyperparameters_for(FIXTURE_PRESET).epochs)
     versions = list_versions(str(serving_base))
     return versions[max(versions)]
 
 
 def network_of(loaded) -> object:
-    """The exported network rebuilt in process from the SavedModel's weights (default preset), so
+    """The exported network rebuilt in process from the SavedModel's weights (the fixture's preset), so
     both attribution rules can run on it; checked against the served probabilities by the caller."""
     from components.fused import fuse
     from components.hyperparameters import hyperparameters_for
     from components.model import build_model
+    from tests.fixture_model import FIXTURE_PRESET
 
-    hparams = hyperparameters_for()
+    hparams = hyperparameters_for(FIXTURE_PRESET)
     network = fuse(build_model(hparams), hparams)
     weights = {variable.name: variable for variable in loaded.model.variables}
     if sorted(weights) != sorted(variable.name for variable in network.variables):
-        raise SystemExit("error: the SavedModel's network is not the default preset's")
+        raise SystemExit(f"error: the SavedModel's network is not the {FIXTURE_PRESET} preset's")
     for variable in network.variables:
         variable.assign(weights[variable.name])
     return network
@@ -153,7 +155,7 @@ def served_score(loaded):
 
     signature = loaded.signatures["serving_default"]
 
-    def score(texts: list[str]) -> np.ndarray:
+    def score(texts: list[str], owners: list[int]) -> np.ndarray:  # An LSTM reads words only.
         empty = tf.constant([""] * len(texts))
         return signature(title=empty, author=empty, text=tf.constant(texts))["probability"].numpy()
     return score

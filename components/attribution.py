@@ -23,7 +23,10 @@ word's part of its logit (`WIDE_LOGITS`: its terms' weight x TF-IDF weight, spre
 words they cover, preprocessing/tfidf.py), baseline 0, the bias staying. The wide logit is the
 sum of those parts, so its words get their weight x feature value from the same integral,
 scaled by the sigmoid's mean slope along the path (the same for every word of the article in
-the linear model alone): which is what keeps the shares summing to the change.
+the linear model alone): which is what keeps the shares summing to the change. A style part
+(preprocessing/style.py) reads the document's style, not its words: it stays at the document's
+own values along the path, so the baseline is "no words, this style", and the shares are what
+the words add to what the style says.
 """
 
 from __future__ import annotations
@@ -121,7 +124,9 @@ class ModelView(WordView):
                              "layers; attributions need at most one of each, and one at least")
         self.embedding = embeddings[0] if embeddings else None
         self.wide = wide[0] if wide else None
-        splits = [layer.output for layer in (self.embedding, self.wide) if layer is not None]
+        # What the words do not move: the style features, an input of the model's own.
+        self.held = [tensor for name, tensor in zip(model.input_names, model.inputs) if name == features.STYLE_KEY]
+        splits = [layer.output for layer in (self.embedding, self.wide) if layer is not None] + self.held
         self.downstream = keras.Model(splits if len(splits) > 1 else splits[0], model.output,
                                       name=f"{model.name}_from_words")
 
@@ -142,6 +147,9 @@ class ModelView(WordView):
                          if self.embedding.mask_zero else None)
         if self.wide is not None:
             inputs.append(tf.reduce_sum(values[-1], axis=1, keepdims=True) + self.wide.bias_in_use())
+            masks.append(None)
+        if self.held:
+            inputs.append(words[features.STYLE_KEY])
             masks.append(None)
         if len(inputs) == 1:
             return tf.reshape(self.downstream(inputs[0], training=False, mask=masks[0]), [-1])

@@ -22,6 +22,12 @@ copy's last dense layer gives a logit, and the copy's probability is sigmoid(tha
 wide part's logit): one linear model shared by the copies, each LSTM adding what word order
 and the embeddings tell beyond it. Without the LSTM (`lstm=False`) the model is the
 logistic regression alone.
+
+The style part (`style`) is a small network over the document's style features
+(preprocessing/style.py): Dense(relu) layers with dropout, then one logit, added to the wide
+part's (and each LSTM copy's): a word's weight in the linear model stays one number, and the
+style part adds what the article's length, capitals, punctuation and missing fields say, in
+any combination its ReLUs can draw.
 """
 
 from __future__ import annotations
@@ -32,13 +38,14 @@ import tf_keras as keras
 
 from components.hyperparameters import Hyperparameters
 from components.keras_autograph import leave_keras_and_ours_unconverted
-from preprocessing import features
+from preprocessing import features, style
 
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
 EMBEDDING, LSTM = "embedding", "lstm"
 PROBABILITIES = "probabilities"
 WIDE = "wide"  # The linear part's layer.
-DEEP_LOGITS = "deep_logits"  # The last dense layer of the LSTM part when a wide part adds to it.
+STYLE_LOGIT = "style_logit"  # The style part's last layer.
+DEEP_LOGITS = "deep_logits"  # The last dense layer of the LSTM part when another part adds to it.
 
 
 def dense_name(index: int) -> str:
@@ -114,7 +121,8 @@ class _MeanProbabilityAUC(keras.metrics.AUC):
 def input_keys(hparams: Hyperparameters) -> tuple[str, ...]:
     """The Transform outputs the model reads, by the names of its inputs."""
     return (((features.TOKEN_IDS_KEY,) if hparams.lstm else ())
-            + ((features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY) if hparams.wide else ()))
+            + ((features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY) if hparams.wide else ())
+            + ((features.STYLE_KEY,) if hparams.style else ()))
 
 
 @keras.utils.register_keras_serializable(package="fakenews")
@@ -171,24 +179,44 @@ def wide_layer(hparams: Hyperparameters) -> LinearOverTerms:
                            hparams.wide_learning_rate / hparams.learning_rate, name=WIDE)
 
 
-def join_wide(deep_logits: keras.KerasTensor | None, wide_logit: keras.KerasTensor) -> keras.KerasTensor:
-    """[batch, copies] probabilities: sigmoid(each copy's logit + the wide logit)."""
-    if deep_logits is None:
-        return keras.layers.Activation("sigmoid", name=PROBABILITIES)(wide_logit)
-    joined = keras.layers.Lambda(lambda logits: logits[0] + logits[1], name="wide_and_deep")([deep_logits, wide_logit])
+def style_input() -> keras.Input:
+    return keras.Input(shape=(style.SIZE,), dtype="float32", name=features.STYLE_KEY)
+
+
+def style_part(hparams: Hyperparameters, style_features: keras.KerasTensor) -> keras.KerasTensor:
+    """[batch, 1]: the style part's logit."""
+    x = style_features
+    for index, width in enumerate(hparams.style_units):
+        x = keras.layers.Dense(width, activation="relu", name=f"style{index + 1}")(x)
+        x = keras.layers.Dropout(hparams.style_dropout)(x)
+    return keras.layers.Dense(1, name=STYLE_LOGIT)(x)
+
+
+def join_logits(deep_logits: keras.KerasTensor | None, logits: list[keras.KerasTensor]) -> keras.KerasTensor:
+    """[batch, copies] probabilities: sigmoid(each copy's logit + the other parts' [batch, 1] logits)."""
+    parts = ([deep_logits] if deep_logits is not None else []) + logits
+    if len(parts) == 1:
+        return keras.layers.Activation("sigmoid", name=PROBABILITIES)(parts[0])
+    # Broadcast: each copy's [batch, copies] logits plus the shared [batch, 1] ones.
+    joined = keras.layers.Lambda(lambda logits: sum(logits[1:], logits[0]), name="joined_logits")(parts)
     return keras.layers.Activation("sigmoid", name=PROBABILITIES)(joined)
 
 
+def adds_to_lstm(hparams: Hyperparameters) -> bool:
+    """Whether a wide or style part adds its logit to the LSTM's."""
+    return hparams.wide or hparams.style
+
+
 def last_dense_name(hparams: Hyperparameters) -> str:
-    """The LSTM part's last layer: the probabilities, or, beside a wide part, the logits."""
-    return DEEP_LOGITS if hparams.wide else PROBABILITIES
+    """The LSTM part's last layer: the probabilities, or, beside another part, the logits."""
+    return DEEP_LOGITS if adds_to_lstm(hparams) else PROBABILITIES
 
 
 def build_model(hparams: Hyperparameters) -> keras.Model:
     """The compiled training model: the `input_keys` features -> [batch, ensemble_size]."""
     leave_keras_and_ours_unconverted()  # Before anything traces the model.
     keras.utils.set_random_seed(hparams.seed)
-    inputs, deep = [], None
+    inputs, deep, logits = [], None, []
     if hparams.lstm:
         token_ids = keras.Input(shape=(None,), dtype="int64", name=features.TOKEN_IDS_KEY)
         inputs.append(token_ids)
@@ -196,9 +224,12 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
     if hparams.wide:
         terms = wide_inputs()
         inputs += terms
-        x = join_wide(deep, wide_layer(hparams)(terms))
-    else:
-        x = deep
+        logits.append(wide_layer(hparams)(terms))
+    if hparams.style:
+        style_features = style_input()
+        inputs.append(style_features)
+        logits.append(style_part(hparams, style_features))
+    x = join_logits(deep, logits) if logits else deep
     model = keras.Model(inputs, x, name=f"fakenews_{hparams.preset}")
     compile_model(model, hparams)
     return model
@@ -214,7 +245,7 @@ def compile_model(model: keras.Model, hparams: Hyperparameters) -> None:
 
 def _lstm_part(hparams: Hyperparameters, token_ids: keras.KerasTensor) -> keras.KerasTensor:
     """The notebook's layers (ensemble_size copies): [batch, copies] probabilities, or logits
-    when a wide part adds to them."""
+    when another part adds to them."""
     n, units = hparams.ensemble_size, hparams.lstm_units
     directions = 2 if hparams.bidirectional else 1
     split = n > 1  # One copy needs no blocks, and keeps the notebook's layers exactly.
@@ -255,7 +286,7 @@ def _lstm_part(hparams: Hyperparameters, token_ids: keras.KerasTensor) -> keras.
         last = index == len(hparams.dense_units)
         cols = copy_blocks(width, n)
         layer = keras.layers.Dense(
-            n * width, activation=(None if hparams.wide else "sigmoid") if last else "relu",
+            n * width, activation=(None if adds_to_lstm(hparams) else "sigmoid") if last else "relu",
             kernel_constraint=BlockMask(_block_mask((sum(map(len, rows)), n * width), rows, cols)) if split else None,
             name=last_dense_name(hparams) if last else dense_name(index),
         )

@@ -50,7 +50,7 @@ def search_space(hparams: Hyperparameters) -> dict[str, tuple[int | float, ...]]
     for name, values in space.items():
         if _value(hparams, name) not in values:
             raise ValueError(f"tuning tries {name} in {values}, and preset {hparams.preset!r} has "
-                             f"{_value(hparams, name)}: tune improved, wide-deep or linear")
+                             f"{_value(hparams, name)}: tune improved, wide-deep, linear or wide-style")
     return space
 
 

@@ -30,7 +30,7 @@ from preprocessing import features, text
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
 
 
-MODEL_FEATURES = (features.TOKEN_IDS_KEY, features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY)
+MODEL_FEATURES = (features.TOKEN_IDS_KEY, features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY, features.STYLE_KEY)
 
 
 def read_examples(file_patterns: list[str], tf_transform_output: tft.TFTransformOutput) -> tf.data.Dataset:

@@ -26,7 +26,7 @@ from components.tunable_trainer import BATCH_SIZE, ENSEMBLE_SIZE, EPOCHS, Tunabl
 from pipeline.code_version import code_fingerprint
 from pipeline.config import PREPROCESSING_FN, RUN_FN, TUNER_FN, Locations, PipelineConfig
 from preprocessing import features
-from preprocessing.transform import TFIDF, TRUNCATING
+from preprocessing.transform import STYLE, TFIDF, TRUNCATING
 
 # Component ids, as they appear in ML Metadata, in the KFP DAG and in the run summary.
 EXAMPLE_GEN = "CsvExampleGen"
@@ -101,11 +101,13 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        # The analyzers (the TF-IDF's vocabulary and document frequencies) see the train split
-        # only, so nothing of the eval split the Evaluator scores leaks into the features.
+        # The analyzers (the TF-IDF's vocabulary and document frequencies, the style's means and
+        # variances) see the train split only, so nothing of the eval split the Evaluator
+        # scores leaks into the features.
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config={TRUNCATING: config.truncating,
-                       TFIDF: config.hyperparameters.wide,  # The wide part reads it.
+                       TFIDF: config.hyperparameters.wide,  # The wide part reads it,
+                       STYLE: config.hyperparameters.style,  # the style part this.
                        "code": code_fingerprint(_module(PREPROCESSING_FN))},
     )
     tuner = None

@@ -14,6 +14,9 @@ AUTHOR_PRESENT_KEY = "author_present"  # int64 0/1: the Evaluator's slice.
 # over the same indices: the terms' vocabulary ids (int64) and their weights (float32).
 TFIDF_IDS_KEY = "tfidf_ids"
 TFIDF_WEIGHTS_KEY = "tfidf_weights"
+# The document's style (preprocessing/style.py): float32 [batch, style.SIZE], each feature scaled
+# to mean 0 and variance 1 over the analyzed split.
+STYLE_KEY = "style"
 
 # The cleaning's alphabet (text.tokenize): every other character becomes a space, as in the
 # notebook's regex. RE2 (in the graph) and Python's re (pipeline/input_check.py, counting the

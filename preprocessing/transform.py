@@ -1,4 +1,4 @@
-"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids and TF-IDF, in the graph.
+"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids, TF-IDF and style, in the graph.
 
 The Transform component references this function by import path
 (`preprocessing.transform.preprocessing_fn`); the Trainer embeds the resulting graph in the
@@ -8,7 +8,9 @@ Its custom_config (the pipeline's Transform passes it):
 - TRUNCATING ("pre" | "post", default "pre"): which end of a long document the token ids keep;
 - TFIDF (bool, default False): also the TF-IDF features, for a model with a wide part. Only
   then: their analysis (a vocabulary of every document's words and word pairs) is most of a
-  Transform's time, and a preprocessing_fn without analyzers is traced in place, with no Beam.
+  Transform's time, and a preprocessing_fn without analyzers is traced in place, with no Beam;
+- STYLE (bool, default False): also the style features (preprocessing/style.py), for a model
+  with a style part; their scaling is analyzed too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any, Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from preprocessing import features, porter, text, tfidf
+from preprocessing import features, porter, style, text, tfidf
 
 Tensor = tf.Tensor | tf.SparseTensor
 
-TRUNCATING, TFIDF = "truncating", "tfidf"  # custom_config keys (the module's docstring).
+TRUNCATING, TFIDF, STYLE = "truncating", "tfidf", "style"  # custom_config keys (the module's docstring).
 
 
 def _dense_string(feature: Tensor | None, batch_size: tf.Tensor) -> tf.Tensor:
@@ -62,7 +64,7 @@ def token_ids(document_stems: tf.RaggedTensor, truncating: str = "pre") -> tf.Te
 def preprocessing_fn(
     inputs: Mapping[str, Tensor], custom_config: Mapping[str, Any] | None = None
 ) -> dict[str, tf.Tensor]:
-    """TFX Transform entry point; custom_config: TRUNCATING, TFIDF (the module's docstring)."""
+    """TFX Transform entry point; custom_config: TRUNCATING, TFIDF, STYLE (the module's docstring)."""
     truncating = (custom_config or {}).get(TRUNCATING, "pre")
     present = [inputs[key] for key in features.TEXT_KEYS if key in inputs]
     if not present:
@@ -84,6 +86,8 @@ def preprocessing_fn(
         # The words the token ids hold: the LSTM and the linear model read the same (preprocessing/tfidf.py).
         read = text.truncate(document_stems, features.MAX_LENGTH, truncating)
         outputs[features.TFIDF_IDS_KEY], outputs[features.TFIDF_WEIGHTS_KEY] = tfidf.tfidf(tfidf.terms(read))
+    if (custom_config or {}).get(STYLE, False):
+        outputs[features.STYLE_KEY] = style.style(fields)
     if features.LABEL_KEY in inputs:  # Absent at serving time.
         outputs[features.LABEL_KEY] = _dense_label(inputs[features.LABEL_KEY])
     return outputs

@@ -26,7 +26,9 @@ FAITHFUL = 0.8  # The share of comparisons the top words' deletion must win.
 COMPLETENESS = 0.05
 MATERIAL_CHANGE = 0.01
 
-Score = Callable[[list[str]], np.ndarray]  # Texts -> the served probability of each.
+# (texts, the index in `run`'s articles of the article each text was cut from) -> the
+# probability of each; a model with a style part scores a text with its article's style.
+Score = Callable[[list[str], list[int]], np.ndarray]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +64,9 @@ def run(articles: Sequence[Explained], score: Score, seed: int = 0, batch: int =
         texts.append(without(article.words, top))
         texts.extend(without(article.words, rng.choice(len(article.words), DELETED, replace=False))
                      for _ in range(RANDOM_DRAWS))
-    probabilities = np.concatenate([score(texts[start:start + batch]) for start in range(0, len(texts), batch)])
+    owners = [index for index in range(len(articles)) for _ in range(2 + RANDOM_DRAWS)]
+    probabilities = np.concatenate([score(texts[start:start + batch], owners[start:start + batch])
+                                    for start in range(0, len(texts), batch)])
     per_article = probabilities.reshape(len(articles), 2 + RANDOM_DRAWS)
     return [Deletions(float(row[0]), float(row[0] - row[1]), tuple(float(row[0] - p) for p in row[2:]))
             for row in per_article]

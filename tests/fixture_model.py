@@ -9,15 +9,15 @@ Each step calls the code the pipeline's component runs, on a few hundred real ar
                 SchemaGen executor makes;
 - Transform:    tf.Transform's in-place analysis (`impl_helper.analyze_in_place`), the path TFX's
                 Transform executor itself takes for a preprocessing_fn without analyzers (the
-                default model's: no TF-IDF); the transformed examples are encoded with
+                `improved` model's: no TF-IDF, no style); the transformed examples are encoded with
                 tf.Transform's ExampleProtoCoder;
 - Trainer:      `components.trainer.run_fn`, so the model is trained, its threshold chosen and
                 it is exported (`components.signatures`) exactly as in the pipeline;
 - Pusher:       `components.pusher.push_atomically` into `<base>/<model name>/<version>/`.
 
-A Beam pipeline would cost minutes; this takes seconds. A model with a wide part needs the
-TF-IDF's analyzers, which only a Beam pipeline runs: `write_tfidf_transform_graph`, for e2e
-tests.
+A Beam pipeline would cost minutes; this takes seconds. A model with a wide or style part
+needs the TF-IDF's and the style's analyzers, which only a Beam pipeline runs:
+`write_tfidf_transform_graph`, for e2e tests.
 """
 
 from __future__ import annotations
@@ -47,13 +47,15 @@ from components.hyperparameters import hyperparameters_for
 from pipeline.config import MODEL_NAME
 from components.input_checks import csv_value_type
 from pipeline.input_check import check_and_stage
-from preprocessing.transform import TFIDF, TRUNCATING, preprocessing_fn
+from preprocessing.transform import STYLE, TFIDF, TRUNCATING, preprocessing_fn
 
 # The first rows of articles.csv (~23% fake); the rows after them are the held-out articles
 # tests/test_fixture_model.py scores.
 FIXTURE_ROWS = 400
-# The default ("improved") model, as the pipeline trains it, for fewer epochs: three epochs of
-# 400 articles are about twenty gradient steps, enough for scores that rank real articles.
+# The "improved" model (the LSTM; the default, "wide-style", needs Beam's analysis), as the
+# pipeline trains it, for fewer epochs: three epochs of 400 articles are about twenty gradient
+# steps, enough for scores that rank real articles.
+FIXTURE_PRESET = "improved"
 FIXTURE_EPOCHS = 3
 _TRANSFORM_BATCH = 128
 _FEATURE_OF_TYPE = {
@@ -151,21 +153,22 @@ def _transformed_examples(examples: list[bytes], transform_output: str) -> list[
 class TfidfGraph:
     """A wide model's Transform step over the fixture's articles."""
 
-    transform_output: str  # transform_graph: the token ids and the TF-IDF.
+    transform_output: str  # transform_graph: the token ids, the TF-IDF and the style.
     transformed_examples: str  # The articles through it (gzipped TFRecord), as the Trainer reads them.
 
 
 def write_tfidf_transform_graph(sample_csv: pathlib.Path, root: pathlib.Path, truncating: str = "pre") -> TfidfGraph:
-    """The Transform step of a model with a wide part (TF-IDF on) over the sample's articles:
-    tf.Transform's own analysis (`tft_beam.AnalyzeDataset`, as TFX's Transform executor runs
-    it), since the TF-IDF's vocabulary and document frequencies need a pass over the data. A
-    Beam pipeline: for e2e-marked tests only."""
+    """The Transform step of a model with wide and style parts (TF-IDF and style on) over the
+    sample's articles: tf.Transform's own analysis (`tft_beam.AnalyzeDataset`, as TFX's
+    Transform executor runs it), since the TF-IDF's vocabulary and document frequencies and the
+    style's means need a pass over the data. A Beam pipeline: for e2e-marked tests only."""
     examples = _csv_examples(check_and_stage(sample_csv, root / "staged").staged_csv)
     schema = _infer_schema(examples)
     raw = tfxio.TFExampleRecord(_write_tfrecord(root / "examples.gz", examples), schema=schema)
     output = root / "transform_graph"
     _write_raw_metadata(schema, output)
-    analyzed = functools.partial(preprocessing_fn, custom_config={TFIDF: True, TRUNCATING: truncating})
+    analyzed = functools.partial(preprocessing_fn,
+                                 custom_config={TFIDF: True, STYLE: True, TRUNCATING: truncating})
     with tempfile.TemporaryDirectory() as temp_dir, beam.Pipeline() as pipeline, \
             tft_beam.Context(temp_dir=temp_dir, force_tf_compat_v1=False):  # tfx.components.Transform's default.
         transform_fn = (pipeline | raw.BeamSource(), raw.TensorAdapterConfig()) | tft_beam.AnalyzeDataset(analyzed)
@@ -194,7 +197,7 @@ def build(sample_csv: pathlib.Path, root: pathlib.Path, epochs: int = FIXTURE_EP
         serving_model_dir=serving_model_dir,
         model_run_dir=str(model_run_dir),
         # The fixture has one raw split: its articles stand in for the eval split's.
-        custom_config={**hyperparameters_for(epochs=epochs).as_custom_config(), warmup.SOURCE_KEY: raw_pattern},
+        custom_config={**hyperparameters_for(FIXTURE_PRESET, epochs=epochs).as_custom_config(), warmup.SOURCE_KEY: raw_pattern},
     ))
 
     serving_base = root / "serving" / MODEL_NAME

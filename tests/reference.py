@@ -16,6 +16,7 @@ project's carried copy when the notebook's loop first needs it, so no download i
 from __future__ import annotations
 
 import functools
+import math
 import os
 import pathlib
 import re
@@ -85,3 +86,22 @@ def clean(text: str, stem: bool = True) -> list[str]:
     if stem:
         return [_STEMMER.stem(word) for word in tokens]
     return tokens
+
+
+_LETTER_RUNS = re.compile("[a-zA-Z]+")
+
+
+def style(title: str, author: str, text: str) -> list[float]:
+    """preprocessing/style.py's unscaled features (its `NAMES`, in order), in plain Python."""
+    def field(value: str) -> list[float]:
+        value = " ".join(value.split())
+        characters = len(value)
+        per_character = max(characters, 1)
+        count = lambda pattern: len(re.findall(pattern, value))  # noqa: E731
+        words = _LETTER_RUNS.findall(value)
+        return [math.log1p(characters), float(characters == 0), count("[A-Z]") / per_character,
+                100 * value.count("!") / per_character, 100 * value.count("?") / per_character,
+                100 * value.count('"') / per_character, count("[0-9]") / per_character,
+                count("[^\x00-\x7f]") / per_character, float("http" in value),
+                sum(map(len, words)) / len(words) if words else 0.0]
+    return field(title) + field(text) + [float(not author.split())]

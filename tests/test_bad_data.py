@@ -248,8 +248,8 @@ NO_TOKEN_IDS = ("x-empty-document", "x-punctuation", "x-digits", "x-non-latin", 
 def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
     """One file with a BOM, CRLF line ends, an extra column and every 'cleaned and counted'
     case, after 300 real articles, through the whole DAG: nothing fails inside Beam, the
-    counts reach the run summary, and the rows the cleaning leaves without a token reach the model as pure
-    padding (so they all score the same)."""
+    counts reach the run summary, and the rows the cleaning leaves without a token reach the model
+    with no word (so they score as the explain signature's baseline)."""
     import numpy as np
     import tensorflow as tf
 
@@ -300,6 +300,14 @@ def test_every_cleaned_case_runs_through_the_real_pipeline(tmp_path):
         **{key: tf.constant([row[i] for row in rows]) for i, key in enumerate(("title", "author", "text"), 1)}
     )["probability"].numpy()
     assert np.isfinite(scores).all() and ((0 <= scores) & (scores <= 1)).all()
-    padding_only = [score for row, score in zip(rows, scores) if row[0] in NO_TOKEN_IDS]
-    assert len(padding_only) == len(NO_TOKEN_IDS)
-    np.testing.assert_allclose(padding_only, padding_only[0], rtol=0, atol=1e-6)
+    # A row without a token has no word to move its probability: it scores as the explain
+    # signature's baseline (the padding alone, and for a style part the row's own style).
+    wordless = [row for row in rows if row[0] in NO_TOKEN_IDS]
+    assert len(wordless) == len(NO_TOKEN_IDS)
+    explained = model.signatures["explain"](
+        **{key: tf.constant([row[i] for row in wordless]) for i, key in enumerate(("title", "author", "text"), 1)})
+    np.testing.assert_array_equal(explained["token_count"].numpy(), 0)
+    np.testing.assert_allclose(explained["probability"].numpy(), explained["baseline_probability"].numpy(),
+                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(explained["probability"].numpy(),
+                               [score for row, score in zip(rows, scores) if row[0] in NO_TOKEN_IDS], rtol=0, atol=1e-6)

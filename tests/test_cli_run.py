@@ -23,8 +23,8 @@ def _args(*extra: str):
     return cli.build_parser().parse_args(["run", "--data", "x.csv", *extra])
 
 
-def test_the_default_is_the_improved_preset():
-    assert run.config_from(_args()).hyperparameters == PRESETS["improved"]
+def test_the_default_is_the_wide_style_preset():
+    assert run.config_from(_args()).hyperparameters == PRESETS["wide-style"]
 
 
 def test_model_options_override_the_preset():

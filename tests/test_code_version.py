@@ -15,7 +15,7 @@ from pipeline import code_version
 from pipeline import pipeline as dag
 from components.hyperparameters import PRESETS
 from pipeline.config import RUN_FN, Locations, PipelineConfig
-from preprocessing.transform import TFIDF
+from preprocessing.transform import STYLE, TFIDF
 
 REPO = pathlib.Path(code_version.__file__).resolve().parent.parent
 # The module each component of ours runs (pipeline.py passes the same).
@@ -116,13 +116,16 @@ def test_editing_the_input_checks_changes_the_example_gen_and_the_report_that_sh
     assert changed_after_editing(project_copy, "components/checked_csv_example_gen.py") == {dag.EXAMPLE_GEN}
 
 
-@pytest.mark.parametrize("preset, tfidf", [("improved", False), ("notebook", False), ("linear", True),
-                                           ("wide-deep", True)])
-def test_the_transform_computes_the_tfidf_only_for_a_model_with_a_wide_part(tmp_path, preset, tfidf):
-    """The TF-IDF's analysis is most of a Transform's time; a model without a wide part skips it
-    (and changing to one re-runs the Transform, its custom_config being part of its cache key)."""
+@pytest.mark.parametrize("preset, tfidf, style", [("improved", False, False), ("notebook", False, False),
+                                                  ("linear", True, False), ("wide-deep", True, False),
+                                                  ("wide-style", True, True)])
+def test_the_transform_computes_the_tfidf_and_style_only_for_a_model_that_reads_them(tmp_path, preset, tfidf, style):
+    """The TF-IDF's analysis is most of a Transform's time; a model without a wide part skips it,
+    and one without a style part the style (changing either re-runs the Transform, its
+    custom_config being part of its cache key)."""
     locations = Locations(data=str(tmp_path / "d.csv"), pipeline_root=str(tmp_path),
                           serving_root=str(tmp_path / "serving"))
     pipeline = dag.create_pipeline(PipelineConfig(hyperparameters=PRESETS[preset]), locations)
     transform = next(component for component in pipeline.components if component.id == dag.TRANSFORM)
-    assert json.loads(transform.exec_properties["custom_config"])[TFIDF] is tfidf
+    custom_config = json.loads(transform.exec_properties["custom_config"])
+    assert (custom_config[TFIDF], custom_config[STYLE]) == (tfidf, style)

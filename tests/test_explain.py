@@ -182,7 +182,8 @@ def test_a_model_whose_transform_keeps_the_first_words_explains_the_first_words(
     Called as the ServingModule's functions that `signatures.export` saves, without the save:
     the round trip through a SavedModel is the fixture model's, tested above. The words are the
     point, so the network is a small one (one copy, 4 units), fused as the default's is."""
-    hparams = hyperparameters_for(epochs=1, ensemble_size=1, embedding_dim=4, lstm_units=4, dense_units=(4,))
+    hparams = hyperparameters_for("improved", epochs=1, ensemble_size=1, embedding_dim=4, lstm_units=4,
+                                  dense_units=(4,))
     post = signatures.ServingModule(fuse(build_model(hparams), hparams),
                                     _post_transform_graph(fixture_model, str(tmp_path / "tg")), 0.5, trim_padding=True)
     long_rows = [row for row in rows if len(_words(row)) > features.MAX_LENGTH][:4] + rows[-2:]

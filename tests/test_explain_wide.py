@@ -1,4 +1,5 @@
-"""The `explain` signature of models with a linear (wide) part: the `linear` and `wide-deep` presets.
+"""The `explain` signature of models with a linear (wide) part: the `linear`, `wide-deep` and
+`wide-style` presets.
 
 Each is trained briefly on the fixture model's articles through a wide model's Transform graph
 (tests/fixture_model.py's TfidfGraph: the TF-IDF's analysis runs on Beam, so these tests are
@@ -18,14 +19,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
+import tf_keras as keras
 
 from components import signatures, trainer
 from components.hyperparameters import hyperparameters_for
-from components.model import WIDE
+from components.model import STYLE_LOGIT, WIDE
 from preprocessing import features
 from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import explain_checks, reference
-from tests.data import read_rows
+from tests.data import read_rows, serialized_example
 from tests.fixture_model import FIXTURE_ROWS
 from tests.tfidf_values import graph_tfidf, vocabulary
 
@@ -38,6 +40,7 @@ SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
 PRESETS = {
     "linear": hyperparameters_for("linear", epochs=3),
     "wide-deep": hyperparameters_for("wide-deep", epochs=1, joining="joint", **SMALL),
+    "wide-style": hyperparameters_for("wide-style", epochs=3),
 }
 
 
@@ -170,3 +173,19 @@ def test_with_the_first_words_kept_the_wide_part_reads_the_words_explain_names(e
         assert [token.decode() for token in tokens] == everything[:features.MAX_LENGTH]
     totals = out[signatures.ATTRIBUTIONS].sum(axis=1)
     assert explain_checks.complete(out[signatures.PROBABILITY], out[signatures.BASELINE_PROBABILITY], totals).all()
+
+
+def test_the_style_part_keeps_the_documents_style_at_the_baseline(exported, rows):
+    """The baseline is "no words, this style": sigmoid(the wide part's bias + the style part's
+    logit of the document's own style), so the words' shares are what they add to the style."""
+    network, loaded = exported["wide-style"]
+    out = _explain(loaded, rows)
+    transformed = loaded.signatures["transform_features"](examples=tf.constant([serialized_example(row) for row in rows]))
+    style = transformed[features.STYLE_KEY]
+    style_logit = keras.Model(network.get_layer(features.STYLE_KEY).output,
+                                 network.get_layer(STYLE_LOGIT).output)(style).numpy().reshape(-1)
+    wide = network.get_layer(WIDE)
+    bias = wide.get_weights()[1][0] * wide.step_scale
+    np.testing.assert_allclose(out[signatures.BASELINE_PROBABILITY], 1 / (1 + np.exp(-(bias + style_logit))),
+                               rtol=0, atol=1e-5)
+    assert np.ptp(out[signatures.BASELINE_PROBABILITY]) > 0.01  # The style differs from article to article.

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from components import pusher
 from preprocessing import features
 from tests.conftest import MEETABLE_MIN_AUC
-from tests.data import read_rows
+from tests.data import read_rows, serialized_example
 from tests.fixture_model import FIXTURE_ROWS
 
 HELD_OUT_ROWS = 300
@@ -42,3 +42,19 @@ def test_it_ranks_articles_it_never_saw_as_a_blessed_pipeline_model_must(fixture
     scores = serve(**{key: tf.constant([row[key] for row in rows]) for key in features.TEXT_KEYS})["probability"]
     labels = np.array([int(row[features.LABEL_KEY]) for row in rows])
     assert roc_auc_score(labels, scores.numpy()) >= MEETABLE_MIN_AUC
+
+
+def test_an_lstms_prediction_does_not_depend_on_the_padding_in_front(fixture_saved_model):
+    """The fixture's `improved` network, as run_fn exported it, masks the padding."""
+    served = fixture_saved_model
+    rows = [row for row in read_rows("articles.csv", limit=120) if row["text"].strip()][:50]
+    examples = tf.constant([serialized_example(row) for row in rows])
+    padded = served.signatures["transform_features"](examples=examples)
+    token_ids = padded[features.TOKEN_IDS_KEY].numpy()
+    lengths = np.count_nonzero(token_ids, axis=1)
+    assert len(rows) == 50 and lengths.min() >= 1
+    assert np.sum(lengths < features.MAX_LENGTH) >= 45  # Nearly all have padding to drop.
+    for ids, length in zip(token_ids, lengths):
+        own_length = served.model(tf.constant(ids[None, -length:]), training=False).numpy()
+        full_length = served.model(tf.constant(ids[None, :]), training=False).numpy()
+        np.testing.assert_allclose(own_length, full_length, rtol=0, atol=1e-5)

@@ -244,7 +244,7 @@ def test_yaml_output_is_the_pipeline_spec_kfp_uploads(compiled, tmp_path):
     ({"--output": "pipeline.txt"}, "must end in .json (PipelineJob) or .yaml (PipelineSpec)"),
     ({"--beam-preset": "dataflow"}, "Beam preset 'dataflow' needs --dataflow-project"),
     ({"--model-pvc": "models"}, "add --manifests-dir"),
-    ({"--tune": "--preset=notebook"}, "preset 'notebook' has 300: tune improved, wide-deep or linear"),
+    ({"--tune": "--preset=notebook"}, "preset 'notebook' has 300: tune improved, wide-deep, linear or wide-style"),
     ({"--tune-trials": "0"}, "--tune-trials and --tune-epochs need --tune"),
 ])
 def test_bad_flags_fail_before_compiling(change, message, capsys, monkeypatch):

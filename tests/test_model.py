@@ -10,9 +10,10 @@ import tf_keras as keras
 
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
-from components.model import LSTM, WIDE, build_model, lstm_columns, parameter_count, serving_model
-from components.hyperparameters import Hyperparameters, hyperparameters_for, wide_part_alone
-from preprocessing import features, porter, text
+from components.model import (LSTM, STYLE_LOGIT, WIDE, build_model, input_keys, lstm_columns, parameter_count,
+                              serving_model)
+from components.hyperparameters import PRESETS, Hyperparameters, hyperparameters_for, wide_part_alone
+from preprocessing import features, porter, style, text
 from preprocessing.transform import preprocessing_fn
 
 SMALL = dict(embedding_dim=8, lstm_units=4, dense_units=(4,))
@@ -130,6 +131,7 @@ def test_word_dropout_happens_in_training_batches_only():
     (dict(ensemble_size=0), "ensemble_size"),
     (dict(word_dropout=1.0), "word_dropout"),
     (dict(word_dropout=0.1, mask_padding=False), "mask_padding"),
+    (dict(style=True, style_dropout=1.0), "style_dropout"),
 ])
 def test_hyperparameters_reject_settings_that_cannot_work(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -253,3 +255,41 @@ def test_residual_fitting_freezes_the_wide_part_as_fitted_alone():
     for joined, fitted in zip(in_use(served), in_use(alone)):
         np.testing.assert_allclose(joined, fitted, rtol=1e-6, atol=1e-7)
     assert np.abs(in_use(alone)[0]).max() > 1e-3  # The wide part did learn.
+
+
+def _style_logit(model: keras.Model, style_features: np.ndarray) -> np.ndarray:
+    """The style part's layers worked out in numpy (dropout is off at inference)."""
+    x = style_features
+    for index in range(len(PRESETS["wide-style"].style_units)):
+        kernel, bias = model.get_layer(f"style{index + 1}").get_weights()
+        x = np.maximum(x @ kernel + bias, 0)
+    kernel, bias = model.get_layer(STYLE_LOGIT).get_weights()
+    return x @ kernel + bias
+
+
+def test_the_wide_style_preset_adds_the_style_networks_logit_to_the_linear_one():
+    rng = np.random.default_rng(13)
+    model = _randomised(build_model(hyperparameters_for("wide-style")), rng)
+    assert input_keys(PRESETS["wide-style"]) == (features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY, features.STYLE_KEY)
+    ids, weights = _tfidf(rng, [3, 0, 7, 1])
+    style_features = rng.normal(size=(4, style.SIZE)).astype(np.float32)
+    inputs = {features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights, features.STYLE_KEY: style_features}
+    probabilities = serving_model(model)(inputs).numpy()
+    kernel, bias = (value * model.get_layer(WIDE).step_scale for value in model.get_layer(WIDE).get_weights())
+    dense = np.zeros((4, features.TFIDF_VOCABULARY_LIMIT), np.float32)
+    dense[ids.indices[:, 0], ids.values] = weights.values
+    logit = (dense @ kernel + bias)[:, None] + _style_logit(model, style_features)
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logit)), rtol=1e-5)
+
+
+def test_a_fused_lstm_with_a_style_part_computes_the_ensembles_mean():
+    hparams = hyperparameters_for("improved", style=True, embedding_dim=6, lstm_units=4, dense_units=(4,))
+    rng = np.random.default_rng(14)
+    model = _randomised(build_model(hparams), rng)
+    inputs = {features.TOKEN_IDS_KEY: tf.constant(_padded(rng, [3, 9, 0, 5], 9)),
+              features.STYLE_KEY: rng.normal(size=(4, style.SIZE)).astype(np.float32)}
+    expected = model(inputs, training=False).numpy().mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(fuse(model, hparams)(inputs).numpy(), expected, rtol=0, atol=1e-6)
+    # The style moves each copy's probability: its logit is added before the sigmoid.
+    model.get_layer(STYLE_LOGIT).set_weights([np.zeros_like(w) for w in model.get_layer(STYLE_LOGIT).get_weights()])
+    assert np.abs(model(inputs, training=False).numpy().mean(axis=1, keepdims=True) - expected).max() > 1e-3

@@ -23,6 +23,7 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.types.experimental.simple_artifacts import File
 from tfx.utils import import_utils
 
+from components.hyperparameters import PRESETS
 from components.evaluation import eval_config
 from components.input_checks import InputCounts
 from components.report import blessing, explanations, layout, model_card, plots, render, writer
@@ -430,3 +431,16 @@ def test_report_command_refuses_a_folder_without_a_run(tmp_path, capsys):
     assert cli.main(["report", "--output", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
     assert not (tmp_path / "metadata.sqlite").exists()
+
+
+def test_model_card_names_the_models_parts(report):
+    def architecture(preset: str) -> str:
+        hyperparameters = dataclasses.asdict(PRESETS[preset])
+        card = model_card.render(dataclasses.replace(report, training={**report.training,
+                                                                       "hyperparameters": hyperparameters}))
+        return next(line for line in card.splitlines() if line.startswith("- Architecture"))
+
+    assert "the notebook's LSTM over the token ids read both ways; preset `improved`" in architecture("improved")
+    assert "): a logistic regression over the TF-IDF of the words and word pairs; preset `linear`" in architecture("linear")
+    assert ("a logistic regression over the TF-IDF of the words and word pairs, a small network over the article's "
+            "style (`preprocessing/style.py`), their logits added; preset `wide-style`") in architecture("wide-style")

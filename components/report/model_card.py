@@ -66,6 +66,17 @@ def _ensemble_note(training: dict[str, Any]) -> str:
             "layers count below)")
 
 
+def _architecture(hyperparameters: dict[str, Any]) -> str:
+    """The model's parts (components/model.py), as a phrase."""
+    parts = ([f"the notebook's LSTM over the token ids{' read both ways' if hyperparameters.get('bidirectional') else ''}"]
+             if hyperparameters.get("lstm", True) else [])
+    if hyperparameters.get("wide"):
+        parts.append("a logistic regression over the TF-IDF of the words and word pairs")
+    if hyperparameters.get("style"):
+        parts.append("a small network over the article's style (`preprocessing/style.py`)")
+    return ", ".join(parts) + (", their logits added" if len(parts) > 1 else "")
+
+
 def render(report: Report) -> str:
     training = report.training
     hyperparameters = markdown_table(
@@ -94,7 +105,8 @@ def render(report: Report) -> str:
         "## Model\n\n"
         f"- Task: classify a news article (title, author, text) as `unreliable` (label 1) or `reliable` (label 0).\n"
         f"- Artifact: `{report.model_uri}`\n"
-        f"- Architecture: the notebook's LSTM (`components/model.py`), preset `{training['hyperparameters']['preset']}`"
+        f"- Architecture (`components/model.py`): {_architecture(training['hyperparameters'])}; "
+        f"preset `{training['hyperparameters']['preset']}`"
         f"{_ensemble_note(training)}; layers with weights, as served:\n\n{layers}\n\n"
         f"- Training: {training['epochs_run']} of at most {training['hyperparameters']['epochs']} epochs "
         f"(early stopping on the loss of a held-out part of the train split){best}.\n"

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'notebook': the notebook's network and training exactly; 'improved': "
                         "masked padding, length buckets, bidirectional, word dropout, class weights, three "
                         "copies averaged, tuned threshold; 'linear': logistic regression over the in-graph "
-                        "TF-IDF; 'wide-deep': 'improved' beside 'linear', one probability (default: %(default)s)")
+                        "TF-IDF; 'wide-deep': 'improved' beside 'linear', one probability; 'wide-style': 'linear' "
+                        "beside a small network over the article's style (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs; early stopping may end sooner (default: the model's, "
                         + ", ".join(f"{name} {hp.epochs}" for name, hp in PRESETS.items()) + ")")

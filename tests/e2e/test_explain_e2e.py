@@ -10,14 +10,18 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 from tfx.types import standard_artifacts
 
 from components import signatures
+from components.model import input_keys
 from components.report import explanations, inputs, layout
 from fakenews.commands import report as report_command
 from pipeline import pipeline as dag
+from preprocessing import features
 from serving.explanations import strongest, word_shares
 from tests import explain_checks
+from tests.data import serialized_example
 
 pytestmark = pytest.mark.e2e
 
@@ -50,21 +54,39 @@ def explained(served, eval_articles) -> dict[str, list]:
     return found
 
 
-def test_deleting_the_top_words_lowers_the_probability_more_than_deleting_random_ones(served, explained):
-    articles = [
-        explain_checks.Explained(float(probability), tuple(word for word, _ in words), tuple(s for _, s in words))
-        for probability, label, words in (
-            (probability, label, word_shares([t.decode() for t in tokens], shares.tolist()))
-            for probability, label, tokens, shares in zip(
-                explained[signatures.PROBABILITY], explained[signatures.PREDICTED_LABEL],
-                explained[signatures.TOKENS], explained[signatures.ATTRIBUTIONS]))
-        if label == 1 and len(words) > explain_checks.DELETED]
-    assert len(articles) >= 30, f"only {len(articles)} eval articles called unreliable"
-    serve = served.signatures["serving_default"]
+def _transformed(transform_output: tft.TFTransformOutput, columns: dict[str, list[str]]) -> dict[str, tf.Tensor]:
+    examples = [serialized_example(dict(zip(columns, values))) for values in zip(*columns.values())]
+    raw_spec = {key: spec for key, spec in transform_output.raw_feature_spec().items() if key in features.TEXT_KEYS}
+    return transform_output.transform_raw_features(tf.io.parse_example(tf.constant(examples), raw_spec))
 
-    def score(texts: list[str]) -> np.ndarray:
-        empty = tf.constant([""] * len(texts))
-        return serve(title=empty, author=empty, text=tf.constant(texts))[signatures.PROBABILITY].numpy()
+
+def test_deleting_the_top_words_lowers_the_probability_more_than_deleting_random_ones(pipeline_run, served, explained,
+                                                                                     eval_articles):
+    chosen = [index for index, (label, tokens) in enumerate(zip(explained[signatures.PREDICTED_LABEL],
+                                                                explained[signatures.TOKENS]))
+              if label == 1 and sum(map(bool, tokens)) > explain_checks.DELETED]
+    articles = [
+        explain_checks.Explained(float(explained[signatures.PROBABILITY][index]), tuple(word for word, _ in words),
+                                 tuple(s for _, s in words))
+        for index in chosen
+        for words in [word_shares([t.decode() for t in explained[signatures.TOKENS][index]],
+                                  explained[signatures.ATTRIBUTIONS][index].tolist())]]
+    assert len(articles) >= 30, f"only {len(articles)} eval articles called unreliable"
+    _, outputs = pipeline_run.latest_outputs()
+    transform_output = tft.TFTransformOutput(outputs[dag.TRANSFORM]["transform_graph"][0].uri)
+    hyperparameters = pipeline_run.config.hyperparameters
+    # The words' shares are of what they add to the article's style (components/attribution.py):
+    # the texts cut from an article keep its style, as the explanation's path does.
+    styles = (_transformed(transform_output, {key: [eval_articles[key][i] for i in chosen] for key in features.TEXT_KEYS})
+              [features.STYLE_KEY].numpy() if hyperparameters.style else None)
+
+    def score(texts: list[str], owners: list[int]) -> np.ndarray:
+        empty = [""] * len(texts)
+        transformed = _transformed(transform_output, {"title": empty, "author": empty, "text": texts})
+        if styles is not None:
+            transformed[features.STYLE_KEY] = tf.constant(styles[owners])
+        inputs = [transformed[key] for key in input_keys(hyperparameters)]
+        return served.model(inputs if len(inputs) > 1 else inputs[0], training=False).numpy().reshape(-1)
 
     outcomes = explain_checks.run(articles, score)
     # The deletions are of what the model read: the words joined again score as the article.

@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_serving.apis import prediction_log_pb2
 
+from components.model import input_keys
 from components.report.layout import OVERALL_SLICE
 from pipeline import pipeline as dag
 from preprocessing import features
@@ -104,7 +105,9 @@ def test_pushed_model_equals_trainer_model_on_transform_output(pipeline_run):
     raw_spec = transform_output.raw_feature_spec()
     transformed = transform_output.transform_raw_features(tf.io.parse_example(examples, raw_spec))
     trainer_export = tf.saved_model.load(os.path.join(outputs[dag.TRAINER]["model"][0].uri, "Format-Serving"))
-    trained = trainer_export.model(transformed[features.TOKEN_IDS_KEY], training=False).numpy().reshape(-1)
+    # The model's inputs in its own order (components.model.input_keys), a lone one bare.
+    inputs = [transformed[key] for key in input_keys(pipeline_run.config.hyperparameters)]
+    trained = trainer_export.model(inputs if len(inputs) > 1 else inputs[0], training=False).numpy().reshape(-1)
 
     np.testing.assert_allclose(served, trained, rtol=0, atol=1e-6)
     assert len(served) == 200 and 0 < served.min() and served.max() < 1

@@ -44,9 +44,9 @@ def _characters(strings: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.strings.length(strings, unit="UTF8_CHAR"), tf.float32)
 
 
-def _count(strings: tf.Tensor, pattern: str) -> tf.Tensor:
-    """[batch] characters matching a one-character RE2 pattern."""
-    return _characters(strings) - _characters(tf.strings.regex_replace(strings, pattern, ""))
+def _count(strings: tf.Tensor, characters: tf.Tensor, pattern: str) -> tf.Tensor:
+    """[batch] characters matching a one-character RE2 pattern; characters: `_characters(strings)`."""
+    return characters - _characters(tf.strings.regex_replace(strings, pattern, ""))
 
 
 def _field_style(strings: tf.Tensor) -> list[tf.Tensor]:
@@ -59,10 +59,10 @@ def _field_style(strings: tf.Tensor) -> list[tf.Tensor]:
     values = {
         "log_characters": tf.math.log1p(characters),
         "empty": tf.cast(characters == 0, tf.float32),
-        "capitals": _count(strings, "[A-Z]") / per_character,
-        **{name: 100.0 * _count(strings, "\\" + mark) / per_character for name, mark in _PER_HUNDRED.items()},
-        "digits": _count(strings, "[0-9]") / per_character,
-        "non_ascii": _count(strings, "[^\\x00-\\x7F]") / per_character,
+        "capitals": _count(strings, characters, "[A-Z]") / per_character,
+        **{name: 100.0 * _count(strings, characters, "\\" + mark) / per_character for name, mark in _PER_HUNDRED.items()},
+        "digits": _count(strings, characters, "[0-9]") / per_character,
+        "non_ascii": _count(strings, characters, "[^\\x00-\\x7F]") / per_character,
         "link": tf.cast(tf.strings.regex_full_match(strings, f"(?s).*{_LINK}.*"), tf.float32),
         "mean_word_length": tf.math.divide_no_nan(letters, word_count),
     }

@@ -24,9 +24,10 @@ words they cover, preprocessing/tfidf.py), baseline 0, the bias staying. The wid
 sum of those parts, so its words get their weight x feature value from the same integral,
 scaled by the sigmoid's mean slope along the path (the same for every word of the article in
 the linear model alone): which is what keeps the shares summing to the change. A style part
-(preprocessing/style.py) reads the document's style, not its words: it stays at the document's
-own values along the path, so the baseline is "no words, this style", and the shares are what
-the words add to what the style says.
+(preprocessing/style.py) and an author part (preprocessing/author.py) read the document's
+style and author, not its words: they stay at the document's own values along the path
+(`HELD_KEYS`), so the baseline is "no words, this style, this author", and the shares are
+what the words add to what those say.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.model import LinearOverTerms
+from components.model import EMBEDDING, LinearOverTerms
 from preprocessing import features, text
 
 # Quadrature steps of the integral: the explanation promises at least 16.
@@ -90,6 +91,7 @@ class WordInput:
 Words = Mapping[str, tf.Tensor]
 # Each word's part of the linear part's logit, bias excluded: 0 at padding.
 WIDE_LOGITS = "wide_logits"
+HELD_KEYS = (features.STYLE_KEY, features.AUTHOR_ID_KEY)  # Model inputs the path leaves as they are.
 
 
 class WordView(abc.ABC):
@@ -117,16 +119,19 @@ class ModelView(WordView):
     """
 
     def __init__(self, model: keras.Model):
-        embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+        # The word embedding, by name: the author part is an Embedding too, of author ids.
+        embeddings = [layer for layer in model.layers
+                      if isinstance(layer, keras.layers.Embedding) and layer.name == EMBEDDING]
         wide = [layer for layer in model.layers if isinstance(layer, LinearOverTerms)]
         if len(embeddings) > 1 or len(wide) > 1 or not (embeddings or wide):
             raise ValueError(f"model {model.name} has {len(embeddings)} Embedding and {len(wide)} linear "
                              "layers; attributions need at most one of each, and one at least")
         self.embedding = embeddings[0] if embeddings else None
         self.wide = wide[0] if wide else None
-        # What the words do not move: the style features, an input of the model's own.
-        self.held = [tensor for name, tensor in zip(model.input_names, model.inputs) if name == features.STYLE_KEY]
-        splits = [layer.output for layer in (self.embedding, self.wide) if layer is not None] + self.held
+        # What the words do not move: the style features and the author id, inputs of the model's own.
+        held = [(name, tensor) for name, tensor in zip(model.input_names, model.inputs) if name in HELD_KEYS]
+        self.held_keys = [name for name, _ in held]
+        splits = [layer.output for layer in (self.embedding, self.wide) if layer is not None] + [t for _, t in held]
         self.downstream = keras.Model(splits if len(splits) > 1 else splits[0], model.output,
                                       name=f"{model.name}_from_words")
 
@@ -148,8 +153,8 @@ class ModelView(WordView):
         if self.wide is not None:
             inputs.append(tf.reduce_sum(values[-1], axis=1, keepdims=True) + self.wide.bias_in_use())
             masks.append(None)
-        if self.held:
-            inputs.append(words[features.STYLE_KEY])
+        for key in self.held_keys:
+            inputs.append(words[key])
             masks.append(None)
         if len(inputs) == 1:
             return tf.reshape(self.downstream(inputs[0], training=False, mask=masks[0]), [-1])
@@ -180,7 +185,9 @@ def _path_pass(view: WordView, words: Words, alphas: tf.Tensor,
     with tf.GradientTape() as tape:
         tape.watch(on_path)
         # Rows are independent, so the gradient of the sum is each row's own gradient.
-        probability = view.probability(on_path, {key: tf.tile(value, [points, 1]) for key, value in words.items()})
+        # Each article's own inputs at each of its points (an author id is [batch], the others [batch, ...]).
+        probability = view.probability(on_path, {key: tf.tile(value, [points] + [1] * (value.shape.rank - 1))
+                                                 for key, value in words.items()})
     gradients = tape.gradient(probability, on_path)
     attributions = tf.zeros(tf.shape(words[features.TOKEN_IDS_KEY]), tf.float32)
     for word_input, gradient in zip(inputs, gradients):

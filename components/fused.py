@@ -7,7 +7,7 @@ arithmetic on them. Here every copy's forward *and* backward LSTM is its own par
 trained ones. A batch's cost follows its words rather than batch size x longest document
 (`GroupedLSTM.call`).
 The result equals the trained model's mean probability (to float rounding; a test checks it).
-A wide or style part, if any, is the trained one, added to each copy's logit as in training.
+A wide, style or author part, if any, is the trained one, added to each copy's logit as in training.
 
 The backward direction fits in the same loop because the documents are pre-padded: Keras'
 backward LSTM reads `[0, 0, a, b, c]` as c, b, a and skips the masked padding, which gives
@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.model import (EMBEDDING, LSTM, LSTM_GATES, WIDE, copy_blocks, dense_name, join_logits,
-                              last_dense_name, lstm_columns, mean_over_copies, style_input, style_part,
-                              wide_inputs, wide_layer)
+from components.model import (AUTHOR_WEIGHTS, EMBEDDING, LSTM, LSTM_GATES, WIDE, author_input, author_layer,
+                              copy_blocks, dense_name, join_logits, last_dense_name, lstm_columns,
+                              mean_over_copies, style_input, style_part, wide_inputs, wide_layer)
 from components.hyperparameters import Hyperparameters
 from preprocessing import features
 
@@ -232,6 +232,12 @@ def fuse(trained: keras.Model, hparams: Hyperparameters) -> keras.Model:
         style_model = keras.Model(style_features, style_part(hparams, style_features))
         logits.append(style_model.output)
         copied += [(layer, trained.get_layer(layer.name)) for layer in style_model.layers if layer.weights]
+    if hparams.author:
+        author_ids = author_input()
+        inputs.append(author_ids)
+        weights = author_layer(hparams)
+        logits.append(weights(author_ids))
+        copied.append((weights, trained.get_layer(AUTHOR_WEIGHTS)))
     if logits:
         x = join_logits(x, logits)
     fused = keras.Model(inputs, mean_over_copies(x), name=trained.name)

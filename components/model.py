@@ -28,6 +28,11 @@ The style part (`style`) is a small network over the document's style features
 part's (and each LSTM copy's): a word's weight in the linear model stays one number, and the
 style part adds what the article's length, capitals, punctuation and missing fields say, in
 any combination its ReLUs can draw.
+
+The author part (`author`) is one weight per author id (preprocessing/author.py), its logit
+added to the others': what the author's other documents in training say beyond their words
+and style. An embedding of width 1, zeros at the start and under L2, so an author seen in
+few documents moves the probability little, and one never seen (on an id of its own) not at all.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ EMBEDDING, LSTM = "embedding", "lstm"
 PROBABILITIES = "probabilities"
 WIDE = "wide"  # The linear part's layer.
 STYLE_LOGIT = "style_logit"  # The style part's last layer.
+AUTHOR_WEIGHTS = "author_weights"  # The author part's layer.
 DEEP_LOGITS = "deep_logits"  # The last dense layer of the LSTM part when another part adds to it.
 
 
@@ -122,7 +128,8 @@ def input_keys(hparams: Hyperparameters) -> tuple[str, ...]:
     """The Transform outputs the model reads, by the names of its inputs."""
     return (((features.TOKEN_IDS_KEY,) if hparams.lstm else ())
             + ((features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY) if hparams.wide else ())
-            + ((features.STYLE_KEY,) if hparams.style else ()))
+            + ((features.STYLE_KEY,) if hparams.style else ())
+            + ((features.AUTHOR_ID_KEY,) if hparams.author else ()))
 
 
 @keras.utils.register_keras_serializable(package="fakenews")
@@ -192,6 +199,17 @@ def style_part(hparams: Hyperparameters, style_features: keras.KerasTensor) -> k
     return keras.layers.Dense(1, name=STYLE_LOGIT)(x)
 
 
+def author_input() -> keras.Input:
+    return keras.Input(shape=(), dtype="int64", name=features.AUTHOR_ID_KEY)
+
+
+def author_layer(hparams: Hyperparameters) -> keras.layers.Embedding:
+    """[batch] author ids -> [batch, 1]: each author's logit."""
+    return keras.layers.Embedding(features.AUTHOR_BUCKETS, 1, embeddings_initializer="zeros",
+                                  embeddings_regularizer=keras.regularizers.L2(hparams.author_l2),
+                                  name=AUTHOR_WEIGHTS)
+
+
 def join_logits(deep_logits: keras.KerasTensor | None, logits: list[keras.KerasTensor]) -> keras.KerasTensor:
     """[batch, copies] probabilities: sigmoid(each copy's logit + the other parts' [batch, 1] logits)."""
     parts = ([deep_logits] if deep_logits is not None else []) + logits
@@ -203,8 +221,8 @@ def join_logits(deep_logits: keras.KerasTensor | None, logits: list[keras.KerasT
 
 
 def adds_to_lstm(hparams: Hyperparameters) -> bool:
-    """Whether a wide or style part adds its logit to the LSTM's."""
-    return hparams.wide or hparams.style
+    """Whether a wide, style or author part adds its logit to the LSTM's."""
+    return hparams.wide or hparams.style or hparams.author
 
 
 def last_dense_name(hparams: Hyperparameters) -> str:
@@ -229,6 +247,10 @@ def build_model(hparams: Hyperparameters) -> keras.Model:
         style_features = style_input()
         inputs.append(style_features)
         logits.append(style_part(hparams, style_features))
+    if hparams.author:
+        author_ids = author_input()
+        inputs.append(author_ids)
+        logits.append(author_layer(hparams)(author_ids))
     x = join_logits(deep, logits) if logits else deep
     model = keras.Model(inputs, x, name=f"fakenews_{hparams.preset}")
     compile_model(model, hparams)

@@ -125,8 +125,8 @@ class ServingModule(tf.Module):
         read = {features.TOKEN_IDS_KEY: token_ids}
         if self._view.wide is not None:
             read[attribution.WIDE_LOGITS] = self._wide_logits(words, transformed)
-        if self._view.held:
-            read[features.STYLE_KEY] = transformed[features.STYLE_KEY]
+        for key in self._view.held_keys:
+            read[key] = transformed[key]
         attributions, probability, baseline = attribution.attribute(self._view, read, EXPLAIN_RULE,
                                                                     self._trim_padding)
         return {

@@ -19,7 +19,7 @@ from absl import logging
 from tfx import v1 as tfx
 
 from components import search_space, signatures, training_summary, warmup
-from components.decision_threshold import NOTEBOOK_THRESHOLD, choose_threshold
+from components.decision_threshold import NOTEBOOK_THRESHOLD, choose_threshold, natural_cut
 from components.fused import can_fuse, fuse
 from components.hyperparameters import Hyperparameters, wide_part_alone
 from components.model import WIDE, build_model, compile_model, input_keys, parameter_count, serving_model
@@ -30,7 +30,8 @@ from preprocessing import features, text
 LENGTH_BUCKETS = (16, 32, 64, 128, 256)
 
 
-MODEL_FEATURES = (features.TOKEN_IDS_KEY, features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY, features.STYLE_KEY)
+MODEL_FEATURES = (features.TOKEN_IDS_KEY, features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY, features.STYLE_KEY,
+                  features.AUTHOR_ID_KEY)
 
 
 def read_examples(file_patterns: list[str], tf_transform_output: tft.TFTransformOutput) -> tf.data.Dataset:
@@ -195,7 +196,8 @@ def train(
     threshold, validation_score = NOTEBOOK_THRESHOLD, None
     if hparams.tune_threshold:
         probabilities, labels = scores(served, validation_examples, hparams)
-        threshold, validation_score = choose_threshold(labels, probabilities, hparams.threshold_metric)
+        threshold, validation_score = choose_threshold(labels, probabilities, hparams.threshold_metric,
+                                                       prior=natural_cut(hparams.threshold_metric, weights))
         logging.info("Decision threshold %.4f: %s %.4f on the validation slice", threshold,
                      hparams.threshold_metric, validation_score)
     return TrainingResult(served, history.history, epoch_seconds, threshold, validation_score,

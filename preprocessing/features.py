@@ -17,6 +17,11 @@ TFIDF_WEIGHTS_KEY = "tfidf_weights"
 # The document's style (preprocessing/style.py): float32 [batch, style.SIZE], each feature scaled
 # to mean 0 and variance 1 over the analyzed split.
 STYLE_KEY = "style"
+# The document's author (preprocessing/author.py): int64 [batch], a hashed id, 0 for none.
+AUTHOR_ID_KEY = "author_id"
+# Ids of the author part's weights: n authors share about n^2 / 2^19 ids, 21 pairs among
+# LIAR's 3,318 speakers.
+AUTHOR_BUCKETS = 2**18
 
 # The cleaning's alphabet (text.tokenize): every other character becomes a space, as in the
 # notebook's regex. RE2 (in the graph) and Python's re (pipeline/input_check.py, counting the

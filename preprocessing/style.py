@@ -11,10 +11,8 @@ over them beside the linear model lifts eval F1 of the fake class by about 0.03 
     characters, share of digits [0-9], share of characters outside ASCII, contains "http"
     (0/1), mean length of the runs of letters [a-zA-Z]+ (0 without one); author empty (0/1).
 
-Each field is read with its whitespace runs as single spaces and none at either end, as
-Python's `" ".join(value.split())` leaves it: the input checks join a field's quoted newlines
-so (components/input_checks.py), and the same article sent raw to TF Serving must get the
-same features as its training row. Characters are Unicode code points, as Python's len()
+Each field is read as `text.one_spaced` leaves it (the input checks' rewriting of quoted
+newlines). Characters are Unicode code points, as Python's len()
 counts them; every other class is ASCII
 (RE2's classes in the graph, Python's re in the plain-Python reference, tests/reference.py),
 so both read a document alike. `style` scales each feature to mean 0 and variance 1 over the
@@ -29,14 +27,14 @@ from typing import Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from preprocessing import text
+
 STYLE_FIELDS = ("title", "text")
 PER_FIELD = ("log_characters", "empty", "capitals", "exclamations", "questions", "quotes", "digits",
              "non_ascii", "link", "mean_word_length")
 NAMES = tuple(f"{field}_{name}" for field in STYLE_FIELDS for name in PER_FIELD) + ("author_empty",)
 SIZE = len(NAMES)
 _PER_HUNDRED = {"exclamations": "!", "questions": "?", "quotes": '"'}
-# What Python's str.split() splits at: Unicode's white space and the four ASCII separators.
-_WHITESPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
 _LINK = "http"
 
 
@@ -69,16 +67,10 @@ def _field_style(strings: tf.Tensor) -> list[tf.Tensor]:
     return [values[name] for name in PER_FIELD]
 
 
-def _one_spaced(strings: tf.Tensor) -> tf.Tensor:
-    """Python's `" ".join(value.split())`, per string."""
-    spaced = tf.strings.regex_replace(strings, _WHITESPACE, " ")
-    return tf.strings.regex_replace(spaced, "^ | $", "")
-
-
 def raw_style(fields: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """[batch, SIZE] float32 of `NAMES`, unscaled, from [batch] title/author/text strings."""
-    columns = [value for field in STYLE_FIELDS for value in _field_style(_one_spaced(fields[field]))]
-    columns.append(tf.cast(tf.strings.length(_one_spaced(fields["author"])) == 0, tf.float32))
+    columns = [value for field in STYLE_FIELDS for value in _field_style(text.one_spaced(fields[field]))]
+    columns.append(tf.cast(tf.strings.length(text.one_spaced(fields["author"])) == 0, tf.float32))
     return tf.stack(columns, axis=1)
 
 

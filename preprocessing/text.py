@@ -23,6 +23,20 @@ from preprocessing.stopwords import english_stopwords
 # no table initialisation in the Transform graph. Stopwords with apostrophes ("you've") can
 # never match a letters-only token; they are kept so the list stays NLTK's, unedited.
 _STOPWORD_PATTERN = "|".join(re.escape(word) for word in english_stopwords())
+# What Python's str.split() splits at: Unicode's white space and the four ASCII separators.
+_WHITESPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
+
+
+def one_spaced(strings: tf.Tensor) -> tf.Tensor:
+    """Python's `" ".join(value.split())`, per string: whitespace runs as single spaces, none at
+    either end.
+
+    The input checks join a field's quoted newlines so (components/input_checks.py); a feature
+    that reads a field's raw characters reads it through this, so that the same article sent
+    raw to TF Serving gets the same value as its training row.
+    """
+    spaced = tf.strings.regex_replace(strings, _WHITESPACE, " ")
+    return tf.strings.regex_replace(spaced, "^ | $", "")
 
 
 def join_fields(*fields: tf.Tensor) -> tf.Tensor:

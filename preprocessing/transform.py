@@ -1,4 +1,4 @@
-"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids, TF-IDF and style, in the graph.
+"""tf.Transform `preprocessing_fn`: raw title/author/text -> token ids, TF-IDF, style and author id, in the graph.
 
 The Transform component references this function by import path
 (`preprocessing.transform.preprocessing_fn`); the Trainer embeds the resulting graph in the
@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from preprocessing import features, porter, style, text, tfidf
+from preprocessing import author, features, porter, style, text, tfidf
 
 Tensor = tf.Tensor | tf.SparseTensor
 
@@ -81,6 +81,8 @@ def preprocessing_fn(
         features.AUTHOR_PRESENT_KEY: tf.cast(
             tf.strings.length(tf.strings.strip(fields["author"])) > 0, tf.int64
         ),
+        # One hash, no analysis: computed for every preset, read by a model with an author part.
+        features.AUTHOR_ID_KEY: author.author_id(fields["author"]),
     }
     if (custom_config or {}).get(TFIDF, False):
         # The words the token ids hold: the LSTM and the linear model read the same (preprocessing/tfidf.py).

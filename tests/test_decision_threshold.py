@@ -56,3 +56,21 @@ def test_an_unknown_metric_is_refused_by_name():
         decision_threshold.best_threshold(np.array([0, 1]), np.array([0.2, 0.8]), "auc")
     with pytest.raises(ValueError, match="threshold_metric must be one of f1, accuracy"):
         hyperparameters_for("linear", threshold_metric="auc")
+
+
+def test_class_weights_move_accuracys_natural_cut_to_the_share_of_label_0():
+    # Calibrated probabilities of data with 44 % fakes, then trained-with-weights ones: the
+    # weighted odds are the true odds times w1 / w0. Accuracy's best cut of the weighted
+    # probability is where the true one is 1/2.
+    rng = np.random.default_rng(11)
+    true = rng.beta(2, 2.5, 200_000)
+    labels = (rng.uniform(size=true.size) < true).astype(int)
+    weights = {0: labels.size / (2 * np.sum(labels == 0)), 1: labels.size / (2 * np.sum(labels == 1))}
+    odds = true / (1 - true) * weights[1] / weights[0]
+    weighted = odds / (1 + odds)
+    cut = decision_threshold.natural_cut("accuracy", weights)
+    assert cut == pytest.approx(np.mean(labels == 0))
+    best, _ = decision_threshold.best_threshold(labels, weighted, "accuracy")
+    assert abs(best - cut) < 0.01
+    assert decision_threshold.natural_cut("f1", weights) == decision_threshold.NOTEBOOK_THRESHOLD
+    assert decision_threshold.natural_cut("accuracy", None) == decision_threshold.NOTEBOOK_THRESHOLD

@@ -23,7 +23,7 @@ import tf_keras as keras
 
 from components import signatures, trainer
 from components.hyperparameters import hyperparameters_for
-from components.model import STYLE_LOGIT, WIDE
+from components.model import AUTHOR_WEIGHTS, STYLE_LOGIT, WIDE
 from preprocessing import features
 from preprocessing.tfidf import NGRAM_SEPARATOR
 from tests import explain_checks, reference
@@ -175,17 +175,20 @@ def test_with_the_first_words_kept_the_wide_part_reads_the_words_explain_names(e
     assert explain_checks.complete(out[signatures.PROBABILITY], out[signatures.BASELINE_PROBABILITY], totals).all()
 
 
-def test_the_style_part_keeps_the_documents_style_at_the_baseline(exported, rows):
-    """The baseline is "no words, this style": sigmoid(the wide part's bias + the style part's
-    logit of the document's own style), so the words' shares are what they add to the style."""
+def test_the_style_and_author_parts_keep_the_documents_own_at_the_baseline(exported, rows):
+    """The baseline is "no words, this style, this author": sigmoid(the wide part's bias + the
+    style part's logit of the document's own style + its author's weight), so the words' shares
+    are what they add to those."""
     network, loaded = exported["wide-style"]
     out = _explain(loaded, rows)
     transformed = loaded.signatures["transform_features"](examples=tf.constant([serialized_example(row) for row in rows]))
     style = transformed[features.STYLE_KEY]
     style_logit = keras.Model(network.get_layer(features.STYLE_KEY).output,
                                  network.get_layer(STYLE_LOGIT).output)(style).numpy().reshape(-1)
+    author_weight = network.get_layer(AUTHOR_WEIGHTS).get_weights()[0][transformed[features.AUTHOR_ID_KEY].numpy(), 0]
     wide = network.get_layer(WIDE)
     bias = wide.get_weights()[1][0] * wide.step_scale
-    np.testing.assert_allclose(out[signatures.BASELINE_PROBABILITY], 1 / (1 + np.exp(-(bias + style_logit))),
+    np.testing.assert_allclose(out[signatures.BASELINE_PROBABILITY],
+                               1 / (1 + np.exp(-(bias + style_logit + author_weight))),
                                rtol=0, atol=1e-5)
     assert np.ptp(out[signatures.BASELINE_PROBABILITY]) > 0.01  # The style differs from article to article.

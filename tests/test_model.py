@@ -10,7 +10,7 @@ import tf_keras as keras
 
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
-from components.model import (LSTM, STYLE_LOGIT, WIDE, build_model, input_keys, lstm_columns, parameter_count,
+from components.model import (AUTHOR_WEIGHTS, LSTM, STYLE_LOGIT, WIDE, build_model, input_keys, lstm_columns, parameter_count,
                               serving_model)
 from components.hyperparameters import PRESETS, Hyperparameters, hyperparameters_for, wide_part_alone
 from preprocessing import features, porter, style, text
@@ -132,6 +132,7 @@ def test_word_dropout_happens_in_training_batches_only():
     (dict(word_dropout=1.0), "word_dropout"),
     (dict(word_dropout=0.1, mask_padding=False), "mask_padding"),
     (dict(style=True, style_dropout=1.0), "style_dropout"),
+    (dict(author=True, author_l2=-1e-4), "author_l2"),
 ])
 def test_hyperparameters_reject_settings_that_cannot_work(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -267,27 +268,42 @@ def _style_logit(model: keras.Model, style_features: np.ndarray) -> np.ndarray:
     return x @ kernel + bias
 
 
-def test_the_wide_style_preset_adds_the_style_networks_logit_to_the_linear_one():
+def test_the_wide_style_preset_adds_the_style_networks_and_the_authors_logits_to_the_linear_one():
     rng = np.random.default_rng(13)
     model = _randomised(build_model(hyperparameters_for("wide-style")), rng)
-    assert input_keys(PRESETS["wide-style"]) == (features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY, features.STYLE_KEY)
+    assert input_keys(PRESETS["wide-style"]) == (features.TFIDF_IDS_KEY, features.TFIDF_WEIGHTS_KEY, features.STYLE_KEY,
+                                                 features.AUTHOR_ID_KEY)
     ids, weights = _tfidf(rng, [3, 0, 7, 1])
     style_features = rng.normal(size=(4, style.SIZE)).astype(np.float32)
-    inputs = {features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights, features.STYLE_KEY: style_features}
+    authors = np.array([5, 0, 5, features.AUTHOR_BUCKETS - 1], np.int64)  # 0: no author.
+    inputs = {features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights, features.STYLE_KEY: style_features,
+              features.AUTHOR_ID_KEY: authors}
     probabilities = serving_model(model)(inputs).numpy()
     kernel, bias = (value * model.get_layer(WIDE).step_scale for value in model.get_layer(WIDE).get_weights())
     dense = np.zeros((4, features.TFIDF_VOCABULARY_LIMIT), np.float32)
     dense[ids.indices[:, 0], ids.values] = weights.values
-    logit = (dense @ kernel + bias)[:, None] + _style_logit(model, style_features)
+    author_weights = model.get_layer(AUTHOR_WEIGHTS).get_weights()[0]
+    logit = (dense @ kernel + bias)[:, None] + _style_logit(model, style_features) + author_weights[authors]
     np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logit)), rtol=1e-5)
 
 
-def test_a_fused_lstm_with_a_style_part_computes_the_ensembles_mean():
-    hparams = hyperparameters_for("improved", style=True, embedding_dim=6, lstm_units=4, dense_units=(4,))
+def test_the_author_part_starts_at_no_effect_and_its_weights_are_penalised():
+    model = build_model(hyperparameters_for("wide-style"))
+    layer = model.get_layer(AUTHOR_WEIGHTS)
+    assert layer.get_weights()[0].shape == (features.AUTHOR_BUCKETS, 1)
+    assert not np.any(layer.get_weights()[0])  # An author unseen in training moves nothing.
+    layer.set_weights([np.full((features.AUTHOR_BUCKETS, 1), 0.5, np.float32)])
+    penalty = PRESETS["wide-style"].author_l2 * 0.25 * features.AUTHOR_BUCKETS
+    assert float(tf.add_n(layer.losses)) == pytest.approx(penalty, rel=1e-5)
+
+
+def test_a_fused_lstm_with_style_and_author_parts_computes_the_ensembles_mean():
+    hparams = hyperparameters_for("improved", style=True, author=True, embedding_dim=6, lstm_units=4, dense_units=(4,))
     rng = np.random.default_rng(14)
     model = _randomised(build_model(hparams), rng)
     inputs = {features.TOKEN_IDS_KEY: tf.constant(_padded(rng, [3, 9, 0, 5], 9)),
-              features.STYLE_KEY: rng.normal(size=(4, style.SIZE)).astype(np.float32)}
+              features.STYLE_KEY: rng.normal(size=(4, style.SIZE)).astype(np.float32),
+              features.AUTHOR_ID_KEY: tf.constant([1, 0, 77, 1], tf.int64)}
     expected = model(inputs, training=False).numpy().mean(axis=1, keepdims=True)
     np.testing.assert_allclose(fuse(model, hparams)(inputs).numpy(), expected, rtol=0, atol=1e-6)
     # The style moves each copy's probability: its logit is added before the sigmoid.

@@ -443,4 +443,5 @@ def test_model_card_names_the_models_parts(report):
     assert "the notebook's LSTM over the token ids read both ways; preset `improved`" in architecture("improved")
     assert "): a logistic regression over the TF-IDF of the words and word pairs; preset `linear`" in architecture("linear")
     assert ("a logistic regression over the TF-IDF of the words and word pairs, a small network over the article's "
-            "style (`preprocessing/style.py`), their logits added; preset `wide-style`") in architecture("wide-style")
+            "style (`preprocessing/style.py`), a weight per author (`preprocessing/author.py`), their logits added; "
+            "preset `wide-style`") in architecture("wide-style")

@@ -74,6 +74,8 @@ def _architecture(hyperparameters: dict[str, Any]) -> str:
         parts.append("a logistic regression over the TF-IDF of the words and word pairs")
     if hyperparameters.get("style"):
         parts.append("a small network over the article's style (`preprocessing/style.py`)")
+    if hyperparameters.get("author"):
+        parts.append("a weight per author (`preprocessing/author.py`)")
     return ", ".join(parts) + (", their logits added" if len(parts) > 1 else "")
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.types import standard_artifacts
 
-from components import signatures
+from components import attribution, signatures
 from components.model import input_keys
 from components.report import explanations, inputs, layout
 from fakenews.commands import report as report_command
@@ -75,16 +75,17 @@ def test_deleting_the_top_words_lowers_the_probability_more_than_deleting_random
     _, outputs = pipeline_run.latest_outputs()
     transform_output = tft.TFTransformOutput(outputs[dag.TRANSFORM]["transform_graph"][0].uri)
     hyperparameters = pipeline_run.config.hyperparameters
-    # The words' shares are of what they add to the article's style (components/attribution.py):
-    # the texts cut from an article keep its style, as the explanation's path does.
-    styles = (_transformed(transform_output, {key: [eval_articles[key][i] for i in chosen] for key in features.TEXT_KEYS})
-              [features.STYLE_KEY].numpy() if hyperparameters.style else None)
+    # The words' shares are of what they add to the article's style and author
+    # (components/attribution.py): the texts cut from an article keep those, as the explanation's path does.
+    chosen_articles = _transformed(transform_output, {key: [eval_articles[key][i] for i in chosen]
+                                                      for key in features.TEXT_KEYS})
+    held = {key: chosen_articles[key].numpy() for key in attribution.HELD_KEYS if key in input_keys(hyperparameters)}
 
     def score(texts: list[str], owners: list[int]) -> np.ndarray:
         empty = [""] * len(texts)
         transformed = _transformed(transform_output, {"title": empty, "author": empty, "text": texts})
-        if styles is not None:
-            transformed[features.STYLE_KEY] = tf.constant(styles[owners])
+        for key, values in held.items():
+            transformed[key] = tf.constant(values[owners])
         inputs = [transformed[key] for key in input_keys(hyperparameters)]
         return served.model(inputs if len(inputs) > 1 else inputs[0], training=False).numpy().reshape(-1)
 

@@ -165,6 +165,11 @@ def _rows(words: Words, start: tf.Tensor, end: tf.Tensor) -> dict[str, tf.Tensor
     return {key: value[start:end] for key, value in words.items()}
 
 
+def _at_every_point(value: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+    """[batch, ...] -> [points * batch, ...]: row k * batch + j is row j, for every point k."""
+    return tf.tile(value, [points] + [1] * (value.shape.rank - 1))
+
+
 def _path_pass(view: WordView, words: Words, alphas: tf.Tensor,
                weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """sum_k weights[k] * gradient at alphas[k] . (input - baseline), per word: [batch, time];
@@ -179,15 +184,12 @@ def _path_pass(view: WordView, words: Words, alphas: tf.Tensor,
     for word_input in inputs:
         value = tf.convert_to_tensor(word_input.value)
         baseline = tf.broadcast_to(word_input.baseline, tf.shape(value))
-        tiling = tf.concat([[points], tf.ones([value.shape.rank - 1], tf.int32)], axis=0)
         alpha = tf.reshape(alphas, [-1] + [1] * (value.shape.rank - 1))
-        on_path.append(tf.tile(baseline, tiling) + alpha * tf.tile(value - baseline, tiling))
+        on_path.append(_at_every_point(baseline, points) + alpha * _at_every_point(value - baseline, points))
     with tf.GradientTape() as tape:
         tape.watch(on_path)
         # Rows are independent, so the gradient of the sum is each row's own gradient.
-        # Each article's own inputs at each of its points (an author id is [batch], the others [batch, ...]).
-        probability = view.probability(on_path, {key: tf.tile(value, [points] + [1] * (value.shape.rank - 1))
-                                                 for key, value in words.items()})
+        probability = view.probability(on_path, {key: _at_every_point(value, points) for key, value in words.items()})
     gradients = tape.gradient(probability, on_path)
     attributions = tf.zeros(tf.shape(words[features.TOKEN_IDS_KEY]), tf.float32)
     for word_input, gradient in zip(inputs, gradients):

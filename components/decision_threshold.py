@@ -67,7 +67,7 @@ def natural_cut(metric: str, class_weights: Mapping[int, float] | None = None) -
     Class weights w0, w1 train a probability toward w1 p / (w1 p + w0 (1 - p)) for the true
     probability p. Accuracy's best rule is p >= 1/2, which is that probability >= w1 / (w0 + w1):
     for "balanced" weights (components/trainer.py) the share of label 0 among the training
-    labels, 0.565 on LIAR, where the slice's own choice near 0.5 cost about 0.005 of eval
+    labels, 0.565 on LIAR, where the slice's own choice near 0.5 cost about 0.003 of eval
     accuracy (README, "Results"). For F1 of the fake class, 0.5: with balanced weights the cut
     where both classes' recalls weigh alike, and the notebook's rule.
     """

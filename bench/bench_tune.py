@@ -5,9 +5,10 @@ Steps, on one data file:
      step 1; --reuse-run trains on the one an earlier run left in --output);
   2. the pipeline's own search (components/tuning.py's `searcher`, as the Tuner's tuner_fn builds
      it) with --trials trials capped at --epochs epochs each; the first trial is the preset;
-     each trial's values and lowest validation loss (the train split's validation slice);
+     each trial's values and validation log loss (the train split's validation slice, L2
+     penalties left out: the search's objective);
   3. the best trial's values trained as the Trainer would (the preset's epochs), and the
-     untuned preset the same way, same seed: each one's validation loss and, on the eval split,
+     untuned preset the same way, same seed: each one's validation log loss and, on the eval split,
      F1 (fake), macro F1, accuracy, AUC at its stored threshold. --best-from takes the best
      values of an earlier results file instead of searching again, and --seeds trains both
      with other seeds.
@@ -46,10 +47,10 @@ def train_and_score(hparams: Hyperparameters, splits: bench_models.Splits, expor
     signatures.export(result.model, splits.tf_transform_output, result.threshold, export_dir,
                       trim_padding=hparams.mask_padding)
     probabilities, predicted = score_model(export_dir, splits.eval_raw)
-    val_loss = result.history["val_loss"]
     return {
-        "validation_loss": float(np.min(val_loss)),
-        "best_epoch": int(np.argmin(val_loss)) + 1,
+        "validation_log_loss": result.validation_log_loss,  # The search's objective (components/tuning.py).
+        "validation_loss": float(np.min(result.history["val_loss"])),  # With the L2 penalties.
+        "best_epoch": result.best_epoch,
         "epochs_run": len(result.epoch_seconds),
         "train_seconds": seconds,
         "threshold": result.threshold,
@@ -114,12 +115,12 @@ def search(preset: Hyperparameters, args: argparse.Namespace, splits: bench_mode
     tuner.search()
     report["search_seconds"] = time.perf_counter() - started
     trials = sorted(tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
-    report["trial_results"] = [{"trial": t.trial_id, "status": t.status, "val_loss": t.score,
+    report["trial_results"] = [{"trial": t.trial_id, "status": t.status, tuning.OBJECTIVE: t.score,
                                 **t.hyperparameters.values} for t in trials]
     best = tuner.get_best_hyperparameters()[0].values
     report["best"] = best
-    report["best_val_loss"] = best_score = min(t.score for t in trials if t.score is not None)
-    report["preset_trial_val_loss"] = trials[0].score  # Trial 0 is the preset, same cap.
+    report[f"best_{tuning.OBJECTIVE}"] = best_score = min(t.score for t in trials if t.score is not None)
+    report[f"preset_trial_{tuning.OBJECTIVE}"] = trials[0].score  # Trial 0 is the preset, same cap.
     report["best_is_preset"] = bool(best_score == trials[0].score)
     return best
 

@@ -48,6 +48,10 @@ from preprocessing import features, style
 LSTM_GATES = 4  # Keras' LSTM weight columns: input, forget, cell, output gates, `units` each.
 EMBEDDING, LSTM = "embedding", "lstm"
 PROBABILITIES = "probabilities"
+# The compiled loss without the L2 penalties (the wide and author parts'), a metric: what
+# settings are compared by (components/tuning.py). Keras' loss includes the penalties, which
+# would favour the weaker one of two L2 settings by the penalty alone.
+LOG_LOSS = "log_loss"
 WIDE = "wide"  # The linear part's layer.
 STYLE_LOGIT = "style_logit"  # The style part's last layer.
 AUTHOR_WEIGHTS = "author_weights"  # The author part's layer.
@@ -261,7 +265,7 @@ def compile_model(model: keras.Model, hparams: Hyperparameters) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=hparams.learning_rate),
         loss=copies_loss,
-        metrics=[_MeanProbabilityAUC(name="auc")],
+        metrics=[_MeanProbabilityAUC(name="auc"), keras.metrics.MeanMetricWrapper(copies_loss, name=LOG_LOSS)],
     )
 
 

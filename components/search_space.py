@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     import keras_tuner
 
 # Field -> the values tried; each list holds the improved (and wide-deep) preset's own value,
-# with a smaller and a larger one around it. dense_units is the width of its single layer.
+# with a smaller and a larger one around it, and wide_l2 also wide-style's none. dense_units is
+# the width of its single layer.
 LSTM_SPACE: dict[str, tuple[int | float, ...]] = {
     "embedding_dim": (16, 32, 64),
     "lstm_units": (16, 32, 64),
@@ -27,7 +28,7 @@ LSTM_SPACE: dict[str, tuple[int | float, ...]] = {
     "dropout_lstm": (0.4, 0.5, 0.6),
 }
 WIDE_SPACE: dict[str, tuple[int | float, ...]] = {
-    "wide_l2": (1e-6, 1e-5, 1e-4),
+    "wide_l2": (0.0, 1e-6, 1e-5, 1e-4),
 }
 _TRIALS_KEY = "tune_trials"
 _EPOCHS_KEY = "tune_epochs"

@@ -22,7 +22,7 @@ from components import search_space, signatures, training_summary, warmup
 from components.decision_threshold import NOTEBOOK_THRESHOLD, choose_threshold, natural_cut
 from components.fused import can_fuse, fuse
 from components.hyperparameters import Hyperparameters, wide_part_alone
-from components.model import WIDE, build_model, compile_model, input_keys, parameter_count, serving_model
+from components.model import LOG_LOSS, WIDE, build_model, compile_model, input_keys, parameter_count, serving_model
 from preprocessing import features, text
 
 # Documents are pre-padded to MAX_LENGTH; with masking, a batch is cut to its longest
@@ -128,6 +128,16 @@ class TrainingResult:
     validation_score: float | None  # hparams.threshold_metric at the threshold, on the validation slice.
     parameter_count: int  # Of the copies together, not counting the zeros between them.
 
+    @property
+    def best_epoch(self) -> int:
+        """The epoch whose weights early stopping kept (1-based): the lowest validation loss."""
+        return int(np.argmin(self.history["val_loss"])) + 1
+
+    @property
+    def validation_log_loss(self) -> float:
+        """The kept epoch's validation log loss, its L2 penalties left out (model.LOG_LOSS)."""
+        return float(self.history[f"val_{LOG_LOSS}"][self.best_epoch - 1])
+
 
 class _EpochTimer(keras.callbacks.Callback):
     def __init__(self) -> None:
@@ -230,7 +240,8 @@ def write_training_summary(model_run_dir: str, hparams: Hyperparameters, result:
         "hyperparameters": dataclasses.asdict(hparams),
         "tuned": dict(tuned or {}),
         "epochs_run": len(result.epoch_seconds),
-        "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
+        "best_epoch": result.best_epoch if val_loss else None,
+        "validation_log_loss": result.validation_log_loss if val_loss else None,
         "epoch_seconds": result.epoch_seconds,
         "history": {key: [float(v) for v in values] for key, values in result.history.items()},
         "threshold": result.threshold,

@@ -1,11 +1,13 @@
 """TFX Tuner module code: `tuner_fn` searches the preset's sizes (components/search_space.py)
-for the lowest validation loss, training each trial with the Trainer's own code.
+for the lowest validation log loss, training each trial with the Trainer's own code.
 
 Referenced by import path (`components.tuning.tuner_fn`), as run_fn is. A trial is
 `components.trainer.train` on the train split with the trial's values applied over the preset,
 so it reads, splits and trains exactly as the Trainer will (the residual wide-deep's two stages
-included); its objective is the lowest loss on the train split's validation slice, where the
-Trainer's early stopping and threshold are chosen too. The eval split (fn_args.eval_files) is
+included); its objective is the trained model's log loss on the train split's validation
+slice, where the Trainer's early stopping and threshold are chosen too, without the L2
+penalties (`components.model.LOG_LOSS`): with them, the weaker of two penalties would win by
+its penalty alone. The eval split (fn_args.eval_files) is
 never read: it is the Evaluator's. The first trial is the preset itself, so the best
 hyperparameters are the preset's unless a trial beats it.
 """
@@ -16,7 +18,6 @@ import os
 from typing import Any
 
 import keras_tuner
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
@@ -24,7 +25,7 @@ from tfx import v1 as tfx
 from components import search_space, trainer
 from components.hyperparameters import Hyperparameters
 
-OBJECTIVE = "val_loss"
+OBJECTIVE = "validation_log_loss"
 
 
 class _PresetFirstOracle(keras_tuner.oracles.RandomSearchOracle):
@@ -53,7 +54,7 @@ class TrainerSearch(keras_tuner.Tuner):
     def run_trial(self, trial: keras_tuner.engine.trial.Trial, *args: Any, **kwargs: Any) -> dict[str, float]:
         hparams = search_space.apply(self._hparams, trial.hyperparameters.values)
         result = trainer.train(hparams, self._examples, verbose=2)
-        return {OBJECTIVE: float(np.min(result.history[OBJECTIVE]))}
+        return {OBJECTIVE: result.validation_log_loss}
 
     def save_model(self, trial_id: str, model: Any, step: int = 0) -> None:
         """Trials keep no model: the Trainer trains the best values anew, on the whole run's settings."""

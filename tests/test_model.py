@@ -10,7 +10,7 @@ import tf_keras as keras
 
 from components import trainer
 from components.fused import GroupedLSTM, can_fuse, fuse
-from components.model import (AUTHOR_WEIGHTS, LSTM, STYLE_LOGIT, WIDE, build_model, input_keys, lstm_columns, parameter_count,
+from components.model import (AUTHOR_WEIGHTS, LOG_LOSS, LSTM, STYLE_LOGIT, WIDE, build_model, input_keys, lstm_columns, parameter_count,
                               serving_model)
 from components.hyperparameters import PRESETS, Hyperparameters, hyperparameters_for, wide_part_alone
 from preprocessing import features, porter, style, text
@@ -295,6 +295,27 @@ def test_the_author_part_starts_at_no_effect_and_its_weights_are_penalised():
     layer.set_weights([np.full((features.AUTHOR_BUCKETS, 1), 0.5, np.float32)])
     penalty = PRESETS["wide-style"].author_l2 * 0.25 * features.AUTHOR_BUCKETS
     assert float(tf.add_n(layer.losses)) == pytest.approx(penalty, rel=1e-5)
+
+
+def test_the_log_loss_metric_is_the_loss_without_the_l2_penalties():
+    """What the Tuner compares settings by (components/tuning.py): with penalised wide and
+    author weights, Keras' loss is the log loss plus the penalties, the metric the log loss."""
+    rng = np.random.default_rng(17)
+    model = _randomised(build_model(hyperparameters_for("wide-style", wide_l2=1e-3, author_l2=1e-3)), rng)
+    model.get_layer(AUTHOR_WEIGHTS).set_weights([np.full((features.AUTHOR_BUCKETS, 1), 0.01, np.float32)])
+    ids, weights = _tfidf(rng, [3, 0, 7, 1])
+    inputs = {features.TFIDF_IDS_KEY: ids, features.TFIDF_WEIGHTS_KEY: weights,
+              features.STYLE_KEY: rng.normal(size=(4, style.SIZE)).astype(np.float32),
+              features.AUTHOR_ID_KEY: np.array([5, 0, 5, 9], np.int64)}
+    labels = np.array([1, 0, 0, 1])
+    probabilities = serving_model(model)(inputs).numpy().reshape(-1)
+    log_loss = -np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1 - probabilities))
+    penalties = float(tf.add_n(model.losses))
+    assert penalties > 0.1 * log_loss  # Large enough to tell the two apart.
+    loss, _, metric = model.evaluate(inputs, labels, verbose=0)
+    assert model.metrics_names == ["loss", "auc", LOG_LOSS]
+    assert metric == pytest.approx(log_loss, rel=1e-4)
+    assert loss == pytest.approx(log_loss + penalties, rel=1e-4)
 
 
 def test_a_fused_lstm_with_style_and_author_parts_computes_the_ensembles_mean():

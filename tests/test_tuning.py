@@ -90,6 +90,15 @@ def test_tuner_only_when_asked(tmp_path):
     assert custom["code"]  # Its own code fingerprint: editing the search re-runs it.
 
 
+def test_a_trial_scores_the_epoch_early_stopping_kept():
+    """The objective is the kept (lowest val_loss) epoch's log loss, not the lowest log loss of
+    an epoch whose weights were thrown away."""
+    history = {"val_loss": [0.52, 0.41, 0.45], "val_log_loss": [0.50, 0.39, 0.37]}
+    result = trainer.TrainingResult(None, history, [1.0, 1.0, 1.0], 0.5, None, 0)
+    assert (result.best_epoch, result.validation_log_loss) == (2, 0.39)
+    assert tuning.OBJECTIVE == "validation_log_loss"
+
+
 def test_search_then_trainer_applies_the_best(fixture_model, tmp_path):
     """tuner_fn's two-trial search on the fixture's articles, the first trial the preset, then
     the values run_fn trains, given the best hyperparameters as TFX's Trainer passes them."""
@@ -104,6 +113,8 @@ def test_search_then_trainer_applies_the_best(fixture_model, tmp_path):
     assert [trial.status for trial in trials] == ["COMPLETED", "COMPLETED"]
     assert trials[0].hyperparameters.values == search_space.declare(SMALL).values
     assert trials[1].hyperparameters.values != trials[0].hyperparameters.values
+    assert result.tuner.oracle.objective.name == tuning.OBJECTIVE
+    assert all(0 < trial.score < 1 for trial in trials)  # A log loss: the fixture's model beats chance's 0.69.
     best = result.tuner.get_best_hyperparameters()[0]
     assert best.values == min(trials, key=lambda trial: trial.score).hyperparameters.values
     space = search_space.search_space(SMALL)

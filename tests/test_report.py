@@ -356,7 +356,7 @@ def test_model_card_holds_data_model_metrics_and_limits(report):
 def test_model_card_names_the_values_the_tuner_chose(report):
     assert "Tuned:" not in model_card.render(report)
     tuned = dataclasses.replace(report, training={**report.training, "tuned": {"lstm_units": 64, "wide_l2": 1e-06}})
-    assert ("- Tuned: the pipeline's Tuner chose `lstm_units=64`, `wide_l2=1e-06` by validation loss"
+    assert ("- Tuned: the pipeline's Tuner chose `lstm_units=64`, `wide_l2=1e-06` by validation log loss"
             in model_card.render(tuned))
 
 

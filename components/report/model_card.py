@@ -97,7 +97,7 @@ def render(report: Report) -> str:
     )
     tuned = training.get("tuned")  # Empty unless the pipeline ran its Tuner.
     tuned_line = ("- Tuned: the pipeline's Tuner chose " + ", ".join(f"`{k}={v}`" for k, v in tuned.items())
-                  + " by validation loss, over the preset's (components/search_space.py).\n") if tuned else ""
+                  + " by validation log loss, over the preset's (components/search_space.py).\n") if tuned else ""
     validation_loss = training["history"].get("val_loss", [])
     best = f"; best epoch {training['best_epoch']}, validation loss {min(validation_loss):.4f}" if validation_loss else ""
     table = slice_table(report)

@@ -7,9 +7,9 @@ so it reads, splits and trains exactly as the Trainer will (the residual wide-de
 included); its objective is the trained model's log loss on the train split's validation
 slice, where the Trainer's early stopping and threshold are chosen too, without the L2
 penalties (`components.model.LOG_LOSS`): with them, the weaker of two penalties would win by
-its penalty alone. The eval split (fn_args.eval_files) is
-never read: it is the Evaluator's. The first trial is the preset itself, so the best
-hyperparameters are the preset's unless a trial beats it.
+its penalty alone. The eval split (fn_args.eval_files) is never read: it is the Evaluator's.
+The first trial is the preset itself, so the best hyperparameters are the preset's unless a
+trial beats it.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ def test_search_space_is_the_presets_parts():
 def test_declared_defaults_are_the_presets_values():
     assert search_space.declare(PRESETS["wide-deep"]).values == {
         "embedding_dim": 32, "lstm_units": 32, "dense_units": 32, "dropout_lstm": 0.5, "wide_l2": 1e-5}
+    # The default's unpenalised wide part is a choice of the search, its first trial.
+    assert search_space.declare(PRESETS["wide-style"]).values == {"wide_l2": 0.0}
 
 
 def test_apply_sets_the_tuned_values_over_the_preset():

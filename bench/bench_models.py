@@ -150,7 +150,7 @@ def train_variant(name: str, splits: Splits, export_dir: str, seed: int,
         # The train split's validation slice, what choices are made on: its log loss (without
         # the L2 penalties, so comparable across settings) and Keras' loss (with them).
         "validation_log_loss": result.validation_log_loss,
-        "validation_loss": float(np.min(result.history["val_loss"])),
+        "validation_loss": result.validation_loss,
         "threshold_metric": hparams.threshold_metric,
         "validation_score": result.validation_score,  # threshold_metric at the threshold.
         "seconds_per_epoch": float(np.mean(result.epoch_seconds)),

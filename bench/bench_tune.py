@@ -28,7 +28,6 @@ import pathlib
 import tempfile
 import time
 
-import numpy as np
 
 import bench_models  # noqa: E402  (bench/, this script's folder; it puts the repository on sys.path)
 from bench_models import REPO_ROOT, classification_metrics, load_splits, raw_columns, score_model  # noqa: E402
@@ -49,7 +48,7 @@ def train_and_score(hparams: Hyperparameters, splits: bench_models.Splits, expor
     probabilities, predicted = score_model(export_dir, splits.eval_raw)
     return {
         "validation_log_loss": result.validation_log_loss,  # The search's objective (components/tuning.py).
-        "validation_loss": float(np.min(result.history["val_loss"])),  # With the L2 penalties.
+        "validation_loss": result.validation_loss,  # With the L2 penalties.
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.epoch_seconds),
         "train_seconds": seconds,

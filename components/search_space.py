@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import keras_tuner
 
 # Field -> the values tried; each list holds the improved (and wide-deep) preset's own value,
-# with a smaller and a larger one around it, and wide_l2 also wide-style's none. dense_units is
-# the width of its single layer.
+# with a smaller and a larger one around it; wide_l2 also holds 0, wide-style's (no penalty).
+# dense_units is the width of its single layer.
 LSTM_SPACE: dict[str, tuple[int | float, ...]] = {
     "embedding_dim": (16, 32, 64),
     "lstm_units": (16, 32, 64),

@@ -134,6 +134,11 @@ class TrainingResult:
         return int(np.argmin(self.history["val_loss"])) + 1
 
     @property
+    def validation_loss(self) -> float:
+        """The kept epoch's validation loss as Keras computes it, L2 penalties included."""
+        return float(self.history["val_loss"][self.best_epoch - 1])
+
+    @property
     def validation_log_loss(self) -> float:
         """The kept epoch's validation log loss, its L2 penalties left out (model.LOG_LOSS)."""
         return float(self.history[f"val_{LOG_LOSS}"][self.best_epoch - 1])
